@@ -1,0 +1,65 @@
+# nestvm build. `make` builds build/nestvm; `make unit` builds and runs the
+# cmocka unit tests twice (plain, then under ASan+UBSan); `make test` runs
+# every tier through tests/run.
+CC       ?= gcc
+BUILD    ?= build
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
+LDLIBS   := -lpthread
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-san/%)
+GEN      := $(BUILD)/gen/dsdt.hex
+
+.PHONY: all unit unit-build test demo clean
+all: $(BUILD)/nestvm
+
+$(BUILD)/nestvm: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The DSDT is ASL source compiled by Debian's iasl (acpica-tools) at build time.
+$(GEN): src/x86/dsdt.asl
+	@mkdir -p $(dir $@)
+	iasl -vs -p $(BUILD)/gen/dsdt -tc $< >/dev/null
+
+$(BUILD)/obj/%.o: %.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/san/%.o: %.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/unit-san/%: tests/unit/%.c $(SAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit-build: $(UNIT_BIN) $(UNIT_SAN)
+
+unit: unit-build
+	tests/unit/run-all $(BUILD)
+
+test:
+	tests/run
+
+demo:
+	scripts/demo
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,42 @@
+/* ACPI fixed hardware: PM1a event and control blocks and the reset register,
+ * at the I/O ports the FADT (x86/acpi.c) names. A write of SLP_TYP=S5 with
+ * SLP_EN powers the VM off; a write of ACPI_RESET_VALUE to the reset register
+ * resets it (nestvm ends the VM on reset: a reboot is an exit). */
+#ifndef NESTVM_HW_ACPI_PM_H
+#define NESTVM_HW_ACPI_PM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw/hw.h"
+
+#define ACPI_PM_BASE        0x600
+#define ACPI_PM_LEN         0x20
+#define ACPI_PM1_EVT_PORT   (ACPI_PM_BASE + 0x0) /* 4 bytes: PM1_STS(2), PM1_EN(2) */
+#define ACPI_PM1_EVT_LEN    4
+#define ACPI_PM1_CNT_PORT   (ACPI_PM_BASE + 0x4) /* 2 bytes */
+#define ACPI_PM1_CNT_LEN    2
+#define ACPI_RESET_PORT     (ACPI_PM_BASE + 0x8) /* 1 byte */
+#define ACPI_RESET_VALUE    0x01
+#define ACPI_SCI_IRQ        9
+#define ACPI_S5_SLP_TYP     5   /* must match _S5 in src/x86/dsdt.asl */
+
+#define ACPI_PM1_CNT_SCI_EN   (1u << 0)
+#define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
+#define ACPI_PM1_CNT_SLP_TYP_MASK  (7u << 10)
+#define ACPI_PM1_CNT_SLP_EN   (1u << 13)
+
+struct acpi_pm {
+	pthread_mutex_t lock;
+	uint16_t pm1_sts, pm1_en, pm1_cnt;
+	vm_stop_fn stop_fn;
+	void *stop_opaque;
+};
+
+void acpi_pm_init(struct acpi_pm *pm, vm_stop_fn stop_fn, void *stop_opaque);
+void acpi_pm_destroy(struct acpi_pm *pm);
+/* iobus handler for [ACPI_PM_BASE, ACPI_PM_BASE + ACPI_PM_LEN). */
+void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+#endif

@@ -1,0 +1,34 @@
+/* A minimal i8042 keyboard controller at ports 0x60 and 0x64: enough for the
+ * guest's "reset through the keyboard controller" (command 0xFE), which
+ * nestvm treats as a reboot request and so as the end of the VM. */
+#ifndef NESTVM_HW_I8042_H
+#define NESTVM_HW_I8042_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw/hw.h"
+
+#define I8042_DATA_PORT    0x60
+#define I8042_COMMAND_PORT 0x64
+#define I8042_CMD_RESET    0xfe
+
+struct i8042 {
+	pthread_mutex_t lock;
+	uint8_t status;
+	uint8_t ctr;          /* controller configuration ("command byte") */
+	uint8_t pending_cmd;  /* command waiting for its data byte, or 0 */
+	uint8_t out;          /* output buffer */
+	bool out_full;
+	vm_stop_fn stop_fn;
+	void *stop_opaque;
+};
+
+void i8042_init(struct i8042 *k, vm_stop_fn stop_fn, void *stop_opaque);
+void i8042_destroy(struct i8042 *k);
+/* iobus handlers: one for the data port, one for the command/status port. */
+void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+void i8042_command_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+#endif

@@ -1,0 +1,57 @@
+/* An 8250/16550A UART (COM1 by default): the guest's console.
+ *
+ * The register model is pure state: port accesses in, bytes out through
+ * `out`, the interrupt line through `irq`. Host input is queued with
+ * serial_rx_push() from any thread. All entry points take the device lock.
+ */
+#ifndef NESTVM_HW_SERIAL_H
+#define NESTVM_HW_SERIAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw/hw.h"
+
+#define SERIAL_COM1_BASE 0x3f8
+#define SERIAL_COM1_IRQ  4
+#define SERIAL_NR_PORTS  8
+#define SERIAL_FIFO_SIZE 16    /* the 16550A's FIFO depth, what the guest sees */
+#define SERIAL_RX_BUF    4096  /* host-side input queue behind the FIFO */
+
+/* Write `len` bytes the guest transmitted. Called with the device lock held. */
+typedef void (*serial_out_fn)(void *opaque, const uint8_t *buf, size_t len);
+
+struct serial8250 {
+	pthread_mutex_t lock;
+	/* registers */
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
+	bool thr_irq;          /* THRE interrupt pending (cleared by IIR read or THR write) */
+	/* receive queue (FIFO plus host-side backlog) */
+	uint8_t rx[SERIAL_RX_BUF];
+	size_t rx_head, rx_count;
+	int irq_level;         /* level currently driven on the line */
+	unsigned int irq;
+	irq_line_fn irq_fn;
+	void *irq_opaque;
+	serial_out_fn out_fn;
+	void *out_opaque;
+};
+
+void serial_init(struct serial8250 *s, unsigned int irq, irq_line_fn irq_fn, void *irq_opaque,
+		 serial_out_fn out_fn, void *out_opaque);
+void serial_destroy(struct serial8250 *s);
+
+/* iobus handler: offset 0..7 from the base port, 1-byte accesses (wider
+ * accesses are treated byte by byte from the low byte). */
+void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* Queue host input for the guest; returns how many bytes were accepted
+ * (fewer than len when the queue is full). */
+size_t serial_rx_push(struct serial8250 *s, const uint8_t *buf, size_t len);
+
+/* Free space in the host-side input queue. */
+size_t serial_rx_space(struct serial8250 *s);
+
+#endif
