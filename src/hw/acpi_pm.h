@@ -23,6 +23,7 @@
 #define ACPI_S5_SLP_TYP     5   /* must match _S5 in src/x86/dsdt.asl */
 
 #define ACPI_PM1_CNT_SCI_EN   (1u << 0)
+#define ACPI_PM1_CNT_GBL_RLS  (1u << 2)  /* write-only, reads 0 */
 #define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
 #define ACPI_PM1_CNT_SLP_TYP_MASK  (7u << 10)
 #define ACPI_PM1_CNT_SLP_EN   (1u << 13)
@@ -36,7 +37,10 @@ struct acpi_pm {
 
 void acpi_pm_init(struct acpi_pm *pm, vm_stop_fn stop_fn, void *stop_opaque);
 void acpi_pm_destroy(struct acpi_pm *pm);
-/* iobus handler for [ACPI_PM_BASE, ACPI_PM_BASE + ACPI_PM_LEN). */
+/* iobus handler for [ACPI_PM_BASE, ACPI_PM_BASE + ACPI_PM_LEN). Any width
+ * at any offset, decoded byte lane by byte lane (see acpi_pm.c); unused
+ * offsets read 0xff. SLP_EN with an SLP_TYP other than S5 is ignored.
+ * stop_fn is called after the device lock is dropped. */
 void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 #endif

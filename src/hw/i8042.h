@@ -21,13 +21,16 @@ struct i8042 {
 	uint8_t pending_cmd;  /* command waiting for its data byte, or 0 */
 	uint8_t out;          /* output buffer */
 	bool out_full;
+	uint8_t outp;         /* output port (bit0 reset line, bit1 A20) */
 	vm_stop_fn stop_fn;
 	void *stop_opaque;
 };
 
 void i8042_init(struct i8042 *k, vm_stop_fn stop_fn, void *stop_opaque);
 void i8042_destroy(struct i8042 *k);
-/* iobus handlers: one for the data port, one for the command/status port. */
+/* iobus handlers: one for the data port, one for the command/status port
+ * (1-byte regions: offset 0; wider reads fill the higher bytes with 0xff).
+ * stop_fn(VM_STOP_REBOOT) is called after the device lock is dropped. */
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 void i8042_command_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 

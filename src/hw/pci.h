@@ -19,6 +19,12 @@
 #define PCI_MAX_SLOTS      32
 #define PCI_NUM_BARS       6
 
+/* The host bridge at 00:00.0: a Q35-like Intel id, class "host bridge"
+ * (Linux's conf1 sanity check looks for that class on bus 0). */
+#define PCI_HOST_BRIDGE_VENDOR 0x8086
+#define PCI_HOST_BRIDGE_DEVICE 0x29c0
+#define PCI_HOST_BRIDGE_CLASS  0x060000
+
 /* 32-bit MMIO window the DSDT's PCI0 _CRS hands out (below the IOAPIC). */
 #define PCI_MMIO_BASE 0xc0000000u
 #define PCI_MMIO_SIZE 0x3ec00000u   /* up to 0xfec00000 */
@@ -40,6 +46,8 @@ struct pci_device {
 	pci_bar_moved_fn bar_moved;
 	void *opaque;                    /* the device model behind it */
 	uint8_t slot;
+	uint8_t cap_last;                /* offset of the last capability, 0 = none */
+	uint16_t cap_free;               /* first free offset for the next one, 0 = 0x40 */
 };
 
 struct pci_bus {
@@ -54,7 +62,9 @@ void pci_bus_init(struct pci_bus *bus);
 void pci_bus_destroy(struct pci_bus *bus);
 
 /* Fill a device's header: vendor, device, class (24-bit: base, sub, prog-if),
- * revision, subsystem IDs; sets sane masks for the command register. */
+ * revision, subsystem IDs; sets sane masks for the command register. Zeroes
+ * the whole struct first: set bar_moved, opaque and config[0x3d] (interrupt
+ * pin) after it. */
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device,
 		     uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
 		     uint16_t subsys_id);
@@ -76,14 +86,20 @@ int pci_device_add_cap(struct pci_device *dev, const uint8_t *cap, uint8_t len);
  * slot or -EBUSY/-ENOSPC/-EINVAL. */
 int pci_bus_add(struct pci_bus *bus, struct pci_device *dev, int slot);
 
-/* Raw configuration access, as the guest makes it (size 1, 2 or 4, offset
- * naturally aligned). Unknown bus/slot/function reads as all-ones. */
+/* Raw configuration access, as the guest makes it (size 1, 2 or 4; any
+ * offset whose bytes all lie below 0x100, applied byte by byte through
+ * wmask/w1cmask). Unknown bus/slot/function, another size or an offset past
+ * the space reads as all-ones (of `size` bytes) and drops writes. */
 uint32_t pci_conf_read(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t func,
 		       uint16_t offset, int size);
 void pci_conf_write(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t func,
 		    uint16_t offset, int size, uint32_t value);
 
-/* iobus handlers for 0xCF8 (4 bytes) and 0xCFC..0xCFF. */
+/* iobus handlers for 0xCF8 (4 bytes) and 0xCFC..0xCFF. Only a 4-byte access
+ * at offset 0 reaches the address register (bits 1:0 read 0); anything else
+ * there reads all-ones and is dropped. With the enable bit clear the data
+ * port reads all-ones. Nothing here claims 0xCF9 (the PIIX/ICH reset control
+ * register): a byte write there lands in the 0xCF8 region and is ignored. */
 void pci_conf_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 

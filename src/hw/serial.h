@@ -43,12 +43,14 @@ void serial_init(struct serial8250 *s, unsigned int irq, irq_line_fn irq_fn, voi
 		 serial_out_fn out_fn, void *out_opaque);
 void serial_destroy(struct serial8250 *s);
 
-/* iobus handler: offset 0..7 from the base port, 1-byte accesses (wider
- * accesses are treated byte by byte from the low byte). */
+/* iobus handler: offset from the base port (masked to 0..7), 1-byte
+ * accesses. A wider access acts on the register at `offset` with its low
+ * byte only; a read fills the higher bytes with 0xff. len 0 does nothing. */
 void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 /* Queue host input for the guest; returns how many bytes were accepted
- * (fewer than len when the queue is full). */
+ * (fewer than len when the queue is full). This is flow control, not an
+ * overrun: the caller keeps the rest and retries, and LSR.OE is not set. */
 size_t serial_rx_push(struct serial8250 *s, const uint8_t *buf, size_t len);
 
 /* Free space in the host-side input queue. */

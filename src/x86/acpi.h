@@ -33,4 +33,18 @@ uint8_t acpi_checksum(const void *buf, size_t len);
 int acpi_tables_build(uint8_t *buf, size_t size, uint64_t base, const struct acpi_config *cfg,
 		      size_t *used);
 
+/* The DSDT as compiled from src/x86/dsdt.asl (header included). */
+const uint8_t *acpi_dsdt_aml(size_t *len);
+
+/* PCI INTx routing declared by the DSDT's _PRT: the device in slot `slot`
+ * (1..31) asserting pin `pin` (0..3 = INTA..INTD) raises IOAPIC input
+ *	GSI = ACPI_PCI_GSI_BASE + (slot + pin) % ACPI_PCI_GSI_COUNT
+ * The guest programs these inputs level-triggered, active-low (the _PRT
+ * default); KVM's IOAPIC ignores polarity, so a device asserts its line with
+ * level 1 and deasserts it with 0. Device models use this to pick the GSI
+ * they drive. Slots out of range give 0 (no interrupt). */
+#define ACPI_PCI_GSI_BASE  16
+#define ACPI_PCI_GSI_COUNT 8
+unsigned int acpi_pci_irq_gsi(unsigned int slot, unsigned int pin);
+
 #endif

@@ -1,0 +1,195 @@
+/* nestvm run: one VM in the foreground. */
+#include "cli/commands.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+#include "vmm/console.h"
+#include "vmm/kvm.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+#include "x86/boot.h"
+#include "x86/platform.h"
+
+#define KERNEL_MAX_BYTES (256ULL << 20)
+
+struct run_ctx {
+	struct run_options opt;
+	uint8_t *kernel, *initrd;
+	size_t kernel_len, initrd_len;
+	struct bzimage_info info;
+	struct vm vm;
+	bool vm_created;
+	struct platform plat;
+	struct console con;
+};
+
+static void run_set_verbosity(int v)
+{
+	log_set_level(v < 0 ? LOG_ERROR : v == 0 ? LOG_WARN : v == 1 ? LOG_INFO : LOG_DEBUG);
+}
+
+/* Files and sizes first: they are the user's mistakes, reported before KVM
+ * is even opened. */
+static int run_load_inputs(struct run_ctx *c, char *err, size_t errlen)
+{
+	char sz[32], ram[32];
+	struct sysinfo si;
+	int r;
+
+	if (sysinfo(&si) == 0 && c->opt.memory > (uint64_t)si.totalram * si.mem_unit) {
+		options_format_size(c->opt.memory, sz, sizeof(sz));
+		options_format_size((uint64_t)si.totalram * si.mem_unit, ram, sizeof(ram));
+		snprintf(err, errlen, "--memory %s is more than this host's RAM (%s)", sz, ram);
+		return -EINVAL;
+	}
+	r = cli_load_file("kernel", c->opt.kernel, KERNEL_MAX_BYTES, &c->kernel,
+			  &c->kernel_len, err, errlen);
+	if (r)
+		return r;
+	{
+		char why[256];
+		if (bzimage_parse(c->kernel, c->kernel_len, &c->info, why, sizeof(why))) {
+			snprintf(err, errlen, "kernel %s %s", c->opt.kernel, why);
+			return -EINVAL;
+		}
+	}
+	if (!c->opt.initrd)
+		return 0;
+	r = cli_load_file("initrd", c->opt.initrd, c->opt.memory, &c->initrd, &c->initrd_len,
+			  err, errlen);
+	if (r == -EFBIG) {
+		options_format_size(c->opt.memory, sz, sizeof(sz));
+		snprintf(err, errlen, "initrd %s is larger than guest RAM (%s): use a larger "
+			 "--memory", c->opt.initrd, sz);
+	}
+	return r;
+}
+
+static const char *run_signal_name(int sig)
+{
+	const char *s = sigabbrev_np(sig);
+	return s ? s : "?";
+}
+
+static void run_print_stats(const struct vm *vm)
+{
+	struct vcpu_stats t = { 0 };
+
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		t.exits += vm->vcpus[i].stats.exits;
+		t.exits_io += vm->vcpus[i].stats.exits_io;
+		t.exits_mmio += vm->vcpus[i].stats.exits_mmio;
+		t.exits_other += vm->vcpus[i].stats.exits_other;
+	}
+	log_info("exits to userspace: %llu (port I/O %llu, MMIO %llu, other %llu)",
+		 (unsigned long long)t.exits, (unsigned long long)t.exits_io,
+		 (unsigned long long)t.exits_mmio, (unsigned long long)t.exits_other);
+}
+
+static int run_report(struct run_ctx *c, enum vm_stop_reason reason)
+{
+	run_print_stats(&c->vm);
+	switch (reason) {
+	case VM_STOP_POWEROFF:
+		log_info("the guest powered off");
+		return EXIT_GUEST_DONE;
+	case VM_STOP_REBOOT:
+		log_info("the guest rebooted: nestvm ends the VM on a reboot");
+		return EXIT_GUEST_DONE;
+	case VM_STOP_USER_QUIT:
+		log_warn("quit from the console (Ctrl-A x)");
+		return EXIT_GUEST_DONE;
+	case VM_STOP_SIGNAL:
+		log_warn("stopped by SIG%s", run_signal_name(c->vm.stop_signal));
+		return 128 + c->vm.stop_signal;
+	case VM_STOP_TRIPLE_FAULT:
+		log_error("%s", c->vm.stop_detail);
+		return EXIT_GUEST_CRASH;
+	case VM_STOP_ERROR:
+	case VM_STOP_NONE:
+	default:
+		log_error("%s", c->vm.stop_detail[0] ? c->vm.stop_detail : "internal error");
+		return EXIT_VMM_ERROR;
+	}
+}
+
+static int run_vm(struct run_ctx *c, char *err, size_t errlen)
+{
+	struct boot_request req = {
+		.kernel = c->kernel, .kernel_len = c->kernel_len,
+		.initrd = c->initrd, .initrd_len = c->initrd_len,
+		.cmdline = c->opt.cmdline,
+	};
+	int kvm_fd, r;
+
+	kvm_fd = kvm_open(err, errlen);
+	if (kvm_fd < 0)
+		return EXIT_NO_KVM;
+	r = vm_create(&c->vm, kvm_fd, c->opt.cpus, c->opt.memory, err, errlen);
+	c->vm_created = true;
+	if (r)
+		return r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
+	r = platform_init(&c->plat, &c->vm, console_write, &c->con, err, errlen);
+	if (r)
+		return EXIT_VMM_ERROR;
+	r = platform_boot(&c->vm, &req, err, errlen);
+	if (r)
+		return (r == -ENOSPC || r == -E2BIG || r == -EINVAL) ? EXIT_USAGE : EXIT_VMM_ERROR;
+	r = console_start(&c->con, STDIN_FILENO, STDOUT_FILENO, &c->plat.serial,
+			  vm_request_stop, &c->vm);
+	if (r) {
+		snprintf(err, errlen, "cannot start the console: %s", strerror(-r));
+		return EXIT_VMM_ERROR;
+	}
+	log_info("booting %s%s%s with %u vCPU%s and %llu MiB%s", c->opt.kernel,
+		 c->info.version[0] ? ", " : "", c->info.version, c->opt.cpus,
+		 c->opt.cpus == 1 ? "" : "s", (unsigned long long)(c->opt.memory >> 20),
+		 c->con.is_tty ? " (Ctrl-A x quits)" : "");
+	r = run_report(c, vm_run(&c->vm));
+	console_stop(&c->con);
+	err[0] = '\0';
+	return r;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_ctx *c = calloc(1, sizeof(*c));
+	char err[1024] = "";
+	int status;
+
+	if (!c) {
+		log_error("out of memory");
+		return EXIT_VMM_ERROR;
+	}
+	if (options_parse_run(argc, argv, &c->opt, err, sizeof(err))) {
+		log_error("%s", err);
+		free(c);
+		return EXIT_USAGE;
+	}
+	if (c->opt.help) {
+		fputs(options_run_usage(), stdout);
+		free(c);
+		return 0;
+	}
+	run_set_verbosity(c->opt.verbosity);
+	if (run_load_inputs(c, err, sizeof(err)))
+		status = EXIT_USAGE;
+	else
+		status = run_vm(c, err, sizeof(err));
+	if (err[0])
+		log_error("%s", err);
+	platform_destroy(&c->plat);
+	if (c->vm_created)
+		vm_destroy(&c->vm);
+	free(c->kernel);
+	free(c->initrd);
+	free(c);
+	return status;
+}

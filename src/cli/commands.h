@@ -1,0 +1,23 @@
+/* The nestvm subcommands. Each takes argc/argv starting at its own name and
+ * returns the process exit status. */
+#ifndef NESTVM_CLI_COMMANDS_H
+#define NESTVM_CLI_COMMANDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses (documented in README and `nestvm run --help`). */
+#define EXIT_GUEST_DONE     0
+#define EXIT_USAGE          1
+#define EXIT_NO_KVM         2
+#define EXIT_GUEST_CRASH    3
+#define EXIT_VMM_ERROR      4
+
+int cmd_run(int argc, char **argv);
+
+/* Read a whole regular file of at most `max` bytes. Returns 0, or -errno
+ * with a message naming `what` and `path` in err. */
+int cli_load_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
+		  size_t *len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,374 @@
+/* PCI configuration mechanism #1 on bus 0, with a host bridge at 00:00.0.
+ *
+ * Every device is single-function (header type 0): function != 0, bus != 0,
+ * an empty slot, or a register past 0xff reads all-ones and drops writes.
+ * Configuration accesses are applied byte by byte through the device's
+ * wmask (writable bits) and w1cmask (write-1-to-clear bits), so any size
+ * 1/2/4 at any offset that stays inside the 256 bytes works; BAR address
+ * masking falls out of the BAR's wmask. After every write the effective
+ * address of each implemented BAR (0 when its decode bit in the command
+ * register is off) is compared with the one before, and bar_moved is called
+ * for each that changed.
+ */
+#include "hw/pci.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define PCI_VENDOR_ID       0x00
+#define PCI_DEVICE_ID       0x02
+#define PCI_COMMAND         0x04
+#define PCI_STATUS          0x06
+#define PCI_REVISION_ID     0x08
+#define PCI_CLASS_PROG      0x09
+#define PCI_CACHE_LINE_SIZE 0x0c
+#define PCI_LATENCY_TIMER   0x0d
+#define PCI_BASE_ADDRESS_0  0x10
+#define PCI_SUBSYSTEM_VENDOR_ID 0x2c
+#define PCI_SUBSYSTEM_ID    0x2e
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_INTERRUPT_LINE  0x3c
+#define PCI_CAP_START       0x40
+
+#define PCI_COMMAND_IO      0x0001
+#define PCI_COMMAND_MEMORY  0x0002
+/* IO, MEM, bus master, parity, SERR, INTx disable */
+#define PCI_COMMAND_WMASK   0x0547
+#define PCI_STATUS_CAP_LIST 0x0010
+/* master data parity error, signalled/received target/master abort,
+ * signalled SERR, detected parity error */
+#define PCI_STATUS_W1C      0xf900
+
+#define PCI_BAR_IO          0x1u
+#define PCI_BAR_MEM_64      0x4u
+
+#define PCI_CONF1_ENABLE    0x80000000u
+
+static void pci_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void pci_put32(uint8_t *p, uint32_t v)
+{
+	pci_put16(p, (uint16_t)v);
+	pci_put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static uint32_t pci_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint32_t pci_all_ones(int size)
+{
+	if (size == 1)
+		return 0xff;
+	if (size == 2)
+		return 0xffff;
+	return 0xffffffffu;
+}
+
+void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
+		     uint16_t subsys_id)
+{
+	memset(dev, 0, sizeof(*dev));
+	pci_put16(dev->config + PCI_VENDOR_ID, vendor);
+	pci_put16(dev->config + PCI_DEVICE_ID, device);
+	dev->config[PCI_REVISION_ID] = revision;
+	dev->config[PCI_CLASS_PROG] = (uint8_t)class_code;
+	dev->config[PCI_CLASS_PROG + 1] = (uint8_t)(class_code >> 8);
+	dev->config[PCI_CLASS_PROG + 2] = (uint8_t)(class_code >> 16);
+	pci_put16(dev->config + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
+	pci_put16(dev->config + PCI_SUBSYSTEM_ID, subsys_id);
+	pci_put16(dev->wmask + PCI_COMMAND, PCI_COMMAND_WMASK);
+	pci_put16(dev->w1cmask + PCI_STATUS, PCI_STATUS_W1C);
+	dev->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
+	dev->wmask[PCI_LATENCY_TIMER] = 0xff;
+	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
+}
+
+static bool pci_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static bool pci_bar_slot_free(const struct pci_device *dev, int bar, bool is_64)
+{
+	if (bar > 0 && dev->bar_is_64[bar - 1] && dev->bar_size[bar - 1])
+		return false;
+	if (is_64 && dev->bar_size[bar + 1])
+		return false;
+	return true;
+}
+
+int pci_device_set_bar(struct pci_device *dev, int bar, uint64_t size, bool is_io,
+		       bool is_64)
+{
+	uint64_t mask = ~(size - 1);
+	uint8_t *reg;
+
+	if (!dev || bar < 0 || bar >= PCI_NUM_BARS || !pci_is_pow2(size))
+		return -EINVAL;
+	if (is_io && (is_64 || size < 4 || size > 0x10000))
+		return -EINVAL;
+	if (!is_io && (size < 16 || (!is_64 && size > 0x80000000u)))
+		return -EINVAL;
+	if (is_64 && bar == PCI_NUM_BARS - 1)
+		return -EINVAL;
+	if (!pci_bar_slot_free(dev, bar, is_64))
+		return -EINVAL;
+
+	reg = dev->config + PCI_BASE_ADDRESS_0 + 4 * bar;
+	if (dev->bar_is_64[bar] && !is_64) {
+		/* re-declared narrower: release the old upper half */
+		pci_put32(reg + 4, 0);
+		pci_put32(dev->wmask + PCI_BASE_ADDRESS_0 + 4 * (bar + 1), 0);
+	}
+	dev->bar_size[bar] = size;
+	dev->bar_is_io[bar] = is_io;
+	dev->bar_is_64[bar] = is_64;
+	pci_put32(reg, is_io ? PCI_BAR_IO : is_64 ? PCI_BAR_MEM_64 : 0);
+	pci_put32(dev->wmask + PCI_BASE_ADDRESS_0 + 4 * bar, (uint32_t)mask);
+	if (is_64) {
+		pci_put32(reg + 4, 0);
+		pci_put32(dev->wmask + PCI_BASE_ADDRESS_0 + 4 * (bar + 1),
+			  (uint32_t)(mask >> 32));
+	}
+	return 0;
+}
+
+uint64_t pci_device_bar_addr(const struct pci_device *dev, int bar)
+{
+	uint16_t cmd;
+	uint64_t addr;
+	const uint8_t *reg;
+
+	if (!dev || bar < 0 || bar >= PCI_NUM_BARS || !dev->bar_size[bar])
+		return 0;
+	cmd = (uint16_t)(dev->config[PCI_COMMAND] | dev->config[PCI_COMMAND + 1] << 8);
+	reg = dev->config + PCI_BASE_ADDRESS_0 + 4 * bar;
+	if (dev->bar_is_io[bar])
+		return (cmd & PCI_COMMAND_IO) ? (pci_get32(reg) & ~0x3u) : 0;
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		return 0;
+	addr = pci_get32(reg) & ~0xfu;
+	if (dev->bar_is_64[bar])
+		addr |= (uint64_t)pci_get32(reg + 4) << 32;
+	return addr;
+}
+
+int pci_device_add_cap(struct pci_device *dev, const uint8_t *cap, uint8_t len)
+{
+	unsigned int off = dev->cap_free ? dev->cap_free : PCI_CAP_START;
+	unsigned int last = dev->cap_last;
+
+	if (!dev || !cap || len < 2)
+		return -EINVAL;
+	off = (off + 3) & ~3u;
+	if (off + len > PCI_CONF_SPACE)
+		return -ENOSPC;
+	memcpy(dev->config + off, cap, len);
+	dev->config[off + 1] = 0;
+	if (last)
+		dev->config[last + 1] = (uint8_t)off;
+	else
+		dev->config[PCI_CAPABILITY_LIST] = (uint8_t)off;
+	dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	dev->cap_last = (uint8_t)off;
+	dev->cap_free = (uint16_t)(off + len);
+	return (int)off;
+}
+
+void pci_bus_init(struct pci_bus *bus)
+{
+	memset(bus, 0, sizeof(*bus));
+	pthread_mutex_init(&bus->lock, NULL);
+	pci_device_init(&bus->host_bridge, PCI_HOST_BRIDGE_VENDOR, PCI_HOST_BRIDGE_DEVICE,
+			PCI_HOST_BRIDGE_CLASS, 0, 0, 0);
+	bus->host_bridge.slot = 0;
+	bus->slots[0] = &bus->host_bridge;
+}
+
+void pci_bus_destroy(struct pci_bus *bus)
+{
+	pthread_mutex_destroy(&bus->lock);
+}
+
+static int pci_bus_free_slot(const struct pci_bus *bus)
+{
+	int i;
+
+	for (i = 1; i < PCI_MAX_SLOTS; i++)
+		if (!bus->slots[i])
+			return i;
+	return -ENOSPC;
+}
+
+int pci_bus_add(struct pci_bus *bus, struct pci_device *dev, int slot)
+{
+	if (!dev || slot < 0 || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	pthread_mutex_lock(&bus->lock);
+	if (slot == 0)
+		slot = pci_bus_free_slot(bus);
+	else if (bus->slots[slot])
+		slot = -EBUSY;
+	if (slot > 0) {
+		bus->slots[slot] = dev;
+		dev->slot = (uint8_t)slot;
+	}
+	pthread_mutex_unlock(&bus->lock);
+	return slot;
+}
+
+/* The device an access names, or NULL when it reads as all-ones. */
+static struct pci_device *pci_bus_lookup(struct pci_bus *bus, uint8_t busno, uint8_t slot,
+					 uint8_t func, unsigned int offset, int size)
+{
+	if (busno != 0 || func != 0 || slot >= PCI_MAX_SLOTS)
+		return NULL;
+	if (size != 1 && size != 2 && size != 4)
+		return NULL;
+	if (offset >= PCI_CONF_SPACE || (unsigned int)size > PCI_CONF_SPACE - offset)
+		return NULL;
+	return bus->slots[slot];
+}
+
+static void pci_bar_addrs(const struct pci_device *dev, uint64_t addr[PCI_NUM_BARS])
+{
+	int i;
+
+	for (i = 0; i < PCI_NUM_BARS; i++)
+		addr[i] = pci_device_bar_addr(dev, i);
+}
+
+static void pci_notify_bars(struct pci_device *dev, const uint64_t old[PCI_NUM_BARS])
+{
+	int i;
+
+	for (i = 0; i < PCI_NUM_BARS; i++) {
+		uint64_t now = pci_device_bar_addr(dev, i);
+
+		if (dev->bar_size[i] && now != old[i] && dev->bar_moved)
+			dev->bar_moved(dev, i, old[i], now);
+	}
+}
+
+static uint32_t pci_conf_read_locked(struct pci_bus *bus, uint8_t busno, uint8_t slot,
+				     uint8_t func, unsigned int offset, int size)
+{
+	struct pci_device *dev = pci_bus_lookup(bus, busno, slot, func, offset, size);
+	uint32_t val = 0;
+	int i;
+
+	if (!dev)
+		return pci_all_ones(size);
+	for (i = 0; i < size; i++)
+		val |= (uint32_t)dev->config[offset + i] << (8 * i);
+	return val;
+}
+
+static void pci_conf_write_locked(struct pci_bus *bus, uint8_t busno, uint8_t slot,
+				  uint8_t func, unsigned int offset, int size, uint32_t value)
+{
+	struct pci_device *dev = pci_bus_lookup(bus, busno, slot, func, offset, size);
+	uint64_t old[PCI_NUM_BARS];
+	int i;
+
+	if (!dev)
+		return;
+	pci_bar_addrs(dev, old);
+	for (i = 0; i < size; i++) {
+		unsigned int o = offset + i;
+		uint8_t b = (uint8_t)(value >> (8 * i));
+		uint8_t w = dev->wmask[o];
+
+		dev->config[o] = (uint8_t)((dev->config[o] & ~w) | (b & w));
+		dev->config[o] &= (uint8_t)~(b & dev->w1cmask[o]);
+	}
+	pci_notify_bars(dev, old);
+}
+
+uint32_t pci_conf_read(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t func,
+		       uint16_t offset, int size)
+{
+	uint32_t val;
+
+	pthread_mutex_lock(&bus->lock);
+	val = pci_conf_read_locked(bus, busno, slot, func, offset, size);
+	pthread_mutex_unlock(&bus->lock);
+	return val;
+}
+
+void pci_conf_write(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t func,
+		    uint16_t offset, int size, uint32_t value)
+{
+	pthread_mutex_lock(&bus->lock);
+	pci_conf_write_locked(bus, busno, slot, func, offset, size, value);
+	pthread_mutex_unlock(&bus->lock);
+}
+
+static void pci_fill_ones(uint8_t *data, uint32_t len)
+{
+	memset(data, 0xff, len);
+}
+
+void pci_conf_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_bus *bus = opaque;
+
+	if (!len || !data)
+		return;
+	if (offset != 0 || len != 4) {
+		if (!is_write)
+			pci_fill_ones(data, len);
+		return;
+	}
+	pthread_mutex_lock(&bus->lock);
+	if (is_write)
+		bus->conf_addr = pci_get32(data) & ~0x3u;
+	else
+		pci_put32(data, bus->conf_addr);
+	pthread_mutex_unlock(&bus->lock);
+}
+
+void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_bus *bus = opaque;
+	uint32_t ca, val;
+	unsigned int reg, i;
+	uint8_t busno, slot, func;
+
+	if (!len || !data)
+		return;
+	if ((len != 1 && len != 2 && len != 4) || offset >= 4 || len > 4 - offset) {
+		if (!is_write)
+			pci_fill_ones(data, len);
+		return;
+	}
+	pthread_mutex_lock(&bus->lock);
+	ca = bus->conf_addr;
+	busno = (uint8_t)(ca >> 16);
+	slot = (ca >> 11) & 0x1f;
+	func = (ca >> 8) & 0x7;
+	/* bits 27:24 are AMD-style extended register bits: >= 0x100, absent */
+	reg = (unsigned int)offset + (ca & 0xfc) + ((ca >> 16) & 0xf00);
+	if (!(ca & PCI_CONF1_ENABLE)) {
+		if (!is_write)
+			pci_fill_ones(data, len);
+	} else if (is_write) {
+		val = 0;
+		for (i = 0; i < len; i++)
+			val |= (uint32_t)data[i] << (8 * i);
+		pci_conf_write_locked(bus, busno, slot, func, reg, (int)len, val);
+	} else {
+		val = pci_conf_read_locked(bus, busno, slot, func, reg, (int)len);
+		for (i = 0; i < len; i++)
+			data[i] = (uint8_t)(val >> (8 * i));
+	}
+	pthread_mutex_unlock(&bus->lock);
+}

@@ -1,0 +1,302 @@
+/* 8250/16550A UART model.
+ *
+ * Transmit is instant: a THR write goes straight to out_fn (or, in loopback,
+ * into the receive queue), so LSR always reports THRE|TEMT and the THRE
+ * interrupt is re-armed by every THR write. The receive side is one ring
+ * buffer (the guest-visible FIFO plus the host backlog). Host input is
+ * flow-controlled: serial_rx_push() accepts what fits and the caller keeps
+ * the rest, so it never causes an overrun; LSR.OE is only set when a byte
+ * is really lost (a loopback THR write into a full queue). No modem-status
+ * changes are ever generated, so the modem-status interrupt never fires.
+ *
+ * Accesses: offset is masked to 0..7; an access of len > 1 acts on the
+ * register at `offset` with the low byte only, and reads fill the higher
+ * bytes with 0xff. len 0 does nothing.
+ */
+#include "hw/serial.h"
+
+#include <string.h>
+
+enum {
+	UART_RBR = 0, /* THR, DLL */
+	UART_IER = 1, /* DLM */
+	UART_IIR = 2, /* FCR */
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
+};
+
+#define UART_IER_RDI   0x01
+#define UART_IER_THRI  0x02
+#define UART_IER_RLSI  0x04
+#define UART_IER_MASK  0x0f
+
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_THRI   0x02
+#define UART_IIR_RDI    0x04
+#define UART_IIR_RLSI   0x06
+#define UART_IIR_FIFO   0xc0
+
+#define UART_FCR_FE    0x01
+#define UART_FCR_RFR   0x02
+#define UART_FCR_KEEP  0xc9 /* trigger level, DMA mode, enable */
+
+#define UART_LCR_DLAB  0x80
+
+#define UART_MCR_DTR   0x01
+#define UART_MCR_RTS   0x02
+#define UART_MCR_OUT1  0x04
+#define UART_MCR_OUT2  0x08
+#define UART_MCR_LOOP  0x10
+#define UART_MCR_MASK  0x1f
+
+#define UART_LSR_DR    0x01
+#define UART_LSR_OE    0x02
+#define UART_LSR_ERR   0x1e /* OE, PE, FE, BI: the line-status interrupt sources */
+#define UART_LSR_THRE  0x20
+#define UART_LSR_TEMT  0x40
+
+#define UART_MSR_CTS   0x10
+#define UART_MSR_DSR   0x20
+#define UART_MSR_RI    0x40
+#define UART_MSR_DCD   0x80
+
+static uint8_t serial_compute_iir(const struct serial8250 *s)
+{
+	if ((s->ier & UART_IER_RLSI) && (s->lsr & UART_LSR_ERR))
+		return UART_IIR_RLSI;
+	if ((s->ier & UART_IER_RDI) && s->rx_count)
+		return UART_IIR_RDI;
+	if ((s->ier & UART_IER_THRI) && s->thr_irq)
+		return UART_IIR_THRI;
+	return UART_IIR_NO_INT;
+}
+
+static uint8_t serial_compute_msr(const struct serial8250 *s)
+{
+	uint8_t msr = 0;
+
+	if (!(s->mcr & UART_MCR_LOOP))
+		return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
+	if (s->mcr & UART_MCR_OUT2)
+		msr |= UART_MSR_DCD;
+	if (s->mcr & UART_MCR_OUT1)
+		msr |= UART_MSR_RI;
+	if (s->mcr & UART_MCR_RTS)
+		msr |= UART_MSR_CTS;
+	if (s->mcr & UART_MCR_DTR)
+		msr |= UART_MSR_DSR;
+	return msr;
+}
+
+/* Recompute IIR/MSR and drive the line if its level changed. */
+static void serial_update(struct serial8250 *s)
+{
+	int level;
+
+	s->iir = serial_compute_iir(s);
+	s->msr = serial_compute_msr(s);
+	level = !(s->iir & UART_IIR_NO_INT) && (s->mcr & UART_MCR_OUT2);
+	if (level == s->irq_level)
+		return;
+	s->irq_level = level;
+	if (s->irq_fn)
+		s->irq_fn(s->irq_opaque, s->irq, level);
+}
+
+/* Append one byte to the receive queue; false when it is full. */
+static bool serial_rx_put(struct serial8250 *s, uint8_t b)
+{
+	if (s->rx_count >= SERIAL_RX_BUF)
+		return false;
+	s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_BUF] = b;
+	s->rx_count++;
+	return true;
+}
+
+static uint8_t serial_rx_get(struct serial8250 *s)
+{
+	uint8_t b;
+
+	if (!s->rx_count)
+		return 0;
+	b = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % SERIAL_RX_BUF;
+	s->rx_count--;
+	return b;
+}
+
+static void serial_rx_clear(struct serial8250 *s)
+{
+	s->rx_head = 0;
+	s->rx_count = 0;
+}
+
+static void serial_write_thr(struct serial8250 *s, uint8_t val)
+{
+	if (s->mcr & UART_MCR_LOOP) {
+		if (!serial_rx_put(s, val))
+			s->lsr |= UART_LSR_OE; /* the byte is lost: overrun */
+	}
+	else if (s->out_fn)
+		s->out_fn(s->out_opaque, &val, 1);
+	/* Transmission completes at once: THR is empty again. */
+	s->thr_irq = true;
+}
+
+static void serial_write_ier(struct serial8250 *s, uint8_t val)
+{
+	val &= UART_IER_MASK;
+	if ((val & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
+		s->thr_irq = true;
+	s->ier = val;
+}
+
+static void serial_write_fcr(struct serial8250 *s, uint8_t val)
+{
+	if (val & UART_FCR_RFR)
+		serial_rx_clear(s);
+	s->fcr = (val & UART_FCR_FE) ? (val & UART_FCR_KEEP) : 0;
+}
+
+static void serial_write_reg(struct serial8250 *s, unsigned int reg, uint8_t val)
+{
+	bool dlab = s->lcr & UART_LCR_DLAB;
+
+	switch (reg) {
+	case UART_RBR:
+		if (dlab)
+			s->dll = val;
+		else
+			serial_write_thr(s, val);
+		break;
+	case UART_IER:
+		if (dlab)
+			s->dlm = val;
+		else
+			serial_write_ier(s, val);
+		break;
+	case UART_IIR:
+		serial_write_fcr(s, val);
+		break;
+	case UART_LCR:
+		s->lcr = val;
+		break;
+	case UART_MCR:
+		s->mcr = val & UART_MCR_MASK;
+		break;
+	case UART_LSR:
+	case UART_MSR:
+		break; /* read-only (factory test registers on real parts) */
+	case UART_SCR:
+		s->scr = val;
+		break;
+	}
+}
+
+static uint8_t serial_read_iir(struct serial8250 *s)
+{
+	uint8_t iir = serial_compute_iir(s);
+
+	if (iir == UART_IIR_THRI)
+		s->thr_irq = false;
+	if (s->fcr & UART_FCR_FE)
+		iir |= UART_IIR_FIFO;
+	return iir;
+}
+
+static uint8_t serial_read_lsr(struct serial8250 *s)
+{
+	uint8_t lsr = s->lsr | UART_LSR_THRE | UART_LSR_TEMT;
+
+	if (s->rx_count)
+		lsr |= UART_LSR_DR;
+	s->lsr &= (uint8_t)~UART_LSR_ERR; /* error bits clear on read */
+	return lsr;
+}
+
+static uint8_t serial_read_reg(struct serial8250 *s, unsigned int reg)
+{
+	bool dlab = s->lcr & UART_LCR_DLAB;
+
+	switch (reg) {
+	case UART_RBR:
+		return dlab ? s->dll : serial_rx_get(s);
+	case UART_IER:
+		return dlab ? s->dlm : s->ier;
+	case UART_IIR:
+		return serial_read_iir(s);
+	case UART_LCR:
+		return s->lcr;
+	case UART_MCR:
+		return s->mcr;
+	case UART_LSR:
+		return serial_read_lsr(s);
+	case UART_MSR:
+		return serial_compute_msr(s);
+	default:
+		return s->scr;
+	}
+}
+
+void serial_init(struct serial8250 *s, unsigned int irq, irq_line_fn irq_fn, void *irq_opaque,
+		 serial_out_fn out_fn, void *out_opaque)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->irq = irq;
+	s->irq_fn = irq_fn;
+	s->irq_opaque = irq_opaque;
+	s->out_fn = out_fn;
+	s->out_opaque = out_opaque;
+	s->dll = 0x0c; /* 9600 baud, as firmware would leave it */
+	s->iir = UART_IIR_NO_INT;
+	s->msr = serial_compute_msr(s);
+}
+
+void serial_destroy(struct serial8250 *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct serial8250 *s = opaque;
+	unsigned int reg = (unsigned int)(offset & 7);
+
+	if (!len || !data)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (is_write) {
+		serial_write_reg(s, reg, data[0]);
+	} else {
+		data[0] = serial_read_reg(s, reg);
+		memset(data + 1, 0xff, len - 1);
+	}
+	serial_update(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t serial_rx_push(struct serial8250 *s, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (n < len && serial_rx_put(s, buf[n]))
+		n++;
+	serial_update(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+size_t serial_rx_space(struct serial8250 *s)
+{
+	size_t space;
+
+	pthread_mutex_lock(&s->lock);
+	space = SERIAL_RX_BUF - s->rx_count;
+	pthread_mutex_unlock(&s->lock);
+	return space;
+}

@@ -1,0 +1,238 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+#define VM_TSS_ADDR          0xfffbd000ULL
+#define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+static int vm_err(char *err, size_t errlen, const char *what)
+{
+	int e = errno;
+	snprintf(err, errlen, "%s: %s", what, strerror(e));
+	return -e;
+}
+
+static int vm_set_memory(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem.low_size,
+		.userspace_addr = (uintptr_t)vm->mem.host,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return vm_err(err, errlen, "KVM_SET_USER_MEMORY_REGION (low RAM)");
+	if (vm->mem.size > vm->mem.low_size) {
+		r.slot = 1;
+		r.guest_phys_addr = GUEST_MEM_HIGH_START;
+		r.memory_size = vm->mem.size - vm->mem.low_size;
+		r.userspace_addr = (uintptr_t)(vm->mem.host + vm->mem.low_size);
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return vm_err(err, errlen, "KVM_SET_USER_MEMORY_REGION (high RAM)");
+	}
+	return 0;
+}
+
+static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
+{
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (max > 0 && vm->ncpus > (unsigned int)max) {
+		snprintf(err, errlen, "--cpus %u is more than this host's KVM allows (%d)",
+			 vm->ncpus, max);
+		return -EINVAL;
+	}
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return vm_err(err, errlen, "allocating vCPUs");
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->vm = vm;
+		v->index = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (v->fd < 0)
+			return vm_err(err, errlen, "KVM_CREATE_VCPU");
+		v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			v->run = NULL;
+			return vm_err(err, errlen, "mmap of the vCPU run area");
+		}
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, char *err,
+	      size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t idmap = VM_IDENTITY_MAP_ADDR;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = kvm_fd;
+	vm->vm_fd = -1;
+	vm->ncpus = ncpus;
+	iobus_init(&vm->pio);
+	iobus_init(&vm->mmio);
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return vm_err(err, errlen, "eventfd");
+	vm->run_size = (size_t)ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return vm_err(err, errlen, "KVM_CREATE_VM");
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0)
+		return vm_err(err, errlen, "KVM_SET_TSS_ADDR");
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return vm_err(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR");
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return vm_err(err, errlen, "KVM_CREATE_IRQCHIP");
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return vm_err(err, errlen, "KVM_CREATE_PIT2");
+	r = guest_mem_alloc(&vm->mem, mem_size);
+	if (r) {
+		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
+			 (unsigned long long)(mem_size >> 20), strerror(-r));
+		return r;
+	}
+	r = vm_set_memory(vm, err, errlen);
+	if (r)
+		return r;
+	return vm_create_vcpus(vm, err, errlen);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd > 0)
+			close(vm->vcpus[i].fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	guest_mem_free(&vm->mem);
+	iobus_destroy(&vm->pio);
+	iobus_destroy(&vm->mmio);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+}
+
+void vm_irq_line(void *opaque, unsigned int irq, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		vm_fail(vm, VM_STOP_ERROR, "KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+}
+
+void vm_request_stop(void *opaque, enum vm_stop_reason reason)
+{
+	struct vm *vm = opaque;
+	int expected = VM_STOP_NONE;
+	uint64_t one = 1;
+
+	if (atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason)) {
+		if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+			log_debug("stop eventfd: %s", strerror(errno));
+	}
+}
+
+void vm_fail(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
+{
+	int expected = VM_STOP_NONE;
+	uint64_t one = 1;
+	va_list ap;
+
+	/* Claim the stop first so only the winning thread writes the detail. */
+	if (!atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)VM_STOP_ERROR))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(vm->stop_detail, sizeof(vm->stop_detail), fmt, ap);
+	va_end(ap);
+	atomic_store(&vm->stop_reason, (int)reason);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		log_debug("stop eventfd: %s", strerror(errno));
+}
+
+/* Wait for a stop request or a terminating signal. */
+static void vm_wait_for_stop(struct vm *vm, int sig_fd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = vm->stop_efd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+	};
+
+	while (!vm_stopping(vm)) {
+		if (poll(pfd, sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+			vm_fail(vm, VM_STOP_ERROR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (sig_fd >= 0 && (pfd[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				vm->stop_signal = (int)si.ssi_signo;
+				vm_request_stop(vm, VM_STOP_SIGNAL);
+			}
+		}
+	}
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	sigset_t term;
+	int sig_fd, r;
+
+	/* Terminating signals are read from a signalfd by this thread; every
+	 * thread created below inherits the blocked mask. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGHUP);
+	sigaddset(&term, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	sig_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vcpu_signals_init() < 0)
+		vm_fail(vm, VM_STOP_ERROR, "cannot install the vCPU kick signal handler");
+
+	for (unsigned int i = 0; i < vm->ncpus && !vm_stopping(vm); i++) {
+		r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (r) {
+			vm_fail(vm, VM_STOP_ERROR, "cannot start vCPU thread %u: %s", i, strerror(r));
+			break;
+		}
+		vm->vcpus[i].started = true;
+	}
+	vm_wait_for_stop(vm, sig_fd);
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			vcpu_kick(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = false;
+	}
+	if (sig_fd >= 0)
+		close(sig_fd);
+	return (enum vm_stop_reason)atomic_load(&vm->stop_reason);
+}

@@ -1,0 +1,30 @@
+/* x86 vCPU state: CPUID, MSRs, local APIC and the registers of the boot CPU. */
+#ifndef NESTVM_X86_CPU_H
+#define NESTVM_X86_CPU_H
+
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "x86/boot.h"
+
+/* KVM_GET_SUPPORTED_CPUID, grown until it fits. Returns a malloc()ed list or
+ * NULL with errno set. */
+struct kvm_cpuid2 *x86_cpuid_get_supported(int kvm_fd);
+
+/* Adjust a copy of the supported CPUID for vCPU `index` of `ncpus`:
+ * APIC IDs and topology leaves. Pure: unit-tested. */
+void x86_cpuid_set_topology(struct kvm_cpuid2 *cpuid, unsigned int index, unsigned int ncpus);
+
+/* Find an entry (NULL when absent). */
+struct kvm_cpuid_entry2 *x86_cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,
+					uint32_t index);
+
+/* Per-vCPU setup every vCPU gets: CPUID, MSRs, LAPIC LINT0/LINT1 wiring.
+ * Returns 0 or -errno. */
+int x86_cpu_init(int vcpu_fd, const struct kvm_cpuid2 *cpuid);
+
+/* Registers of the boot vCPU at the kernel's 64-bit entry point. */
+int x86_cpu_set_boot_regs(int vcpu_fd, const struct boot_entry *entry);
+
+#endif

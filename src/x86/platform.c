@@ -1,0 +1,111 @@
+#include "x86/platform.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "x86/acpi.h"
+#include "x86/cpu.h"
+
+struct platform_port {
+	uint64_t base, len;
+	io_handler_fn fn;
+	void *opaque;
+	const char *name;
+};
+
+int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void *out_opaque,
+		  char *err, size_t errlen)
+{
+	serial_init(&p->serial, SERIAL_COM1_IRQ, vm_irq_line, vm, out_fn, out_opaque);
+	i8042_init(&p->i8042, vm_request_stop, vm);
+	acpi_pm_init(&p->acpi_pm, vm_request_stop, vm);
+	pci_bus_init(&p->pci);
+	p->initialised = true;
+
+	const struct platform_port ports[] = {
+		{ SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_io, &p->serial, "serial" },
+		{ I8042_DATA_PORT, 1, i8042_data_io, &p->i8042, "i8042-data" },
+		{ I8042_COMMAND_PORT, 1, i8042_command_io, &p->i8042, "i8042-cmd" },
+		{ ACPI_PM_BASE, ACPI_PM_LEN, acpi_pm_io, &p->acpi_pm, "acpi-pm" },
+		{ PCI_CONF_ADDR_PORT, 4, pci_conf_addr_io, &p->pci, "pci-addr" },
+		{ PCI_CONF_DATA_PORT, 4, pci_conf_data_io, &p->pci, "pci-data" },
+	};
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		int r = iobus_register(&vm->pio, ports[i].base, ports[i].len, ports[i].fn,
+				       ports[i].opaque, ports[i].name);
+		if (r) {
+			snprintf(err, errlen, "cannot register %s at port 0x%llx: %s",
+				 ports[i].name, (unsigned long long)ports[i].base, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+void platform_destroy(struct platform *p)
+{
+	if (!p->initialised)
+		return;
+	serial_destroy(&p->serial);
+	i8042_destroy(&p->i8042);
+	acpi_pm_destroy(&p->acpi_pm);
+	pci_bus_destroy(&p->pci);
+	p->initialised = false;
+}
+
+static int platform_setup_vcpus(struct vm *vm, const struct boot_entry *entry, char *err,
+				size_t errlen)
+{
+	struct kvm_cpuid2 *supported = x86_cpuid_get_supported(vm->kvm_fd);
+	size_t cpuid_bytes;
+	struct kvm_cpuid2 *cpuid;
+	int r = 0;
+
+	if (!supported) {
+		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		return -errno;
+	}
+	cpuid_bytes = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
+	cpuid = malloc(cpuid_bytes);
+	if (!cpuid) {
+		free(supported);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < vm->ncpus && !r; i++) {
+		memcpy(cpuid, supported, cpuid_bytes);
+		x86_cpuid_set_topology(cpuid, i, vm->ncpus);
+		r = x86_cpu_init(vm->vcpus[i].fd, cpuid);
+		if (r)
+			snprintf(err, errlen, "setting up vCPU %u: %s", i, strerror(-r));
+	}
+	if (!r) {
+		r = x86_cpu_set_boot_regs(vm->vcpus[0].fd, entry);
+		if (r)
+			snprintf(err, errlen, "setting the boot vCPU's registers: %s", strerror(-r));
+	}
+	free(cpuid);
+	free(supported);
+	return r;
+}
+
+int platform_boot(struct vm *vm, struct boot_request *req, char *err, size_t errlen)
+{
+	struct acpi_config acfg = { .ncpus = vm->ncpus };
+	uint8_t *tables = guest_mem_ptr(&vm->mem, ACPI_TABLES_BASE, ACPI_TABLES_SIZE);
+	struct boot_entry entry;
+	size_t used;
+	int r;
+
+	r = acpi_tables_build(tables, ACPI_TABLES_SIZE, ACPI_TABLES_BASE, &acfg, &used);
+	if (r) {
+		snprintf(err, errlen, "building ACPI tables: %s", strerror(-r));
+		return r;
+	}
+	req->rsdp_addr = ACPI_TABLES_BASE;
+	r = boot_load(&vm->mem, req, &entry, err, errlen);
+	if (r)
+		return r;
+	return platform_setup_vcpus(vm, &entry, err, errlen);
+}

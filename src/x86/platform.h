@@ -1,0 +1,34 @@
+/* The PC board nestvm emulates: COM1, an i8042 (for resets), ACPI fixed
+ * hardware, PCI configuration space; the in-kernel irqchip and PIT come
+ * from KVM. platform_boot() loads the kernel and sets up every vCPU. */
+#ifndef NESTVM_X86_PLATFORM_H
+#define NESTVM_X86_PLATFORM_H
+
+#include <stddef.h>
+
+#include "hw/acpi_pm.h"
+#include "hw/i8042.h"
+#include "hw/pci.h"
+#include "hw/serial.h"
+#include "vmm/vm.h"
+#include "x86/boot.h"
+
+struct platform {
+	struct serial8250 serial;
+	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
+	struct pci_bus pci;
+	bool initialised;
+};
+
+/* Create the devices and put them on vm's buses. Guest serial output goes
+ * to out_fn(out_opaque, ...). */
+int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void *out_opaque,
+		  char *err, size_t errlen);
+void platform_destroy(struct platform *p);
+
+/* Write the ACPI tables, load kernel/initrd/command line (req->rsdp_addr is
+ * filled in here), configure every vCPU and point the first at the kernel. */
+int platform_boot(struct vm *vm, struct boot_request *req, char *err, size_t errlen);
+
+#endif
