@@ -60,16 +60,19 @@ static int run_load_inputs(struct run_ctx *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
-	if (!c->opt.initrd)
-		return 0;
-	r = cli_load_file("initrd", c->opt.initrd, c->opt.memory, &c->initrd, &c->initrd_len,
-			  err, errlen);
-	if (r == -EFBIG) {
-		options_format_size(c->opt.memory, sz, sizeof(sz));
-		snprintf(err, errlen, "initrd %s is larger than guest RAM (%s): use a larger "
-			 "--memory", c->opt.initrd, sz);
+	if (c->opt.initrd) {
+		r = cli_load_file("initrd", c->opt.initrd, c->opt.memory, &c->initrd,
+				  &c->initrd_len, err, errlen);
+		if (r == -EFBIG) {
+			options_format_size(c->opt.memory, sz, sizeof(sz));
+			snprintf(err, errlen, "initrd %s is larger than guest RAM (%s): use a "
+				 "larger --memory", c->opt.initrd, sz);
+		}
+		if (r)
+			return r;
 	}
-	return r;
+	return boot_check_fit(&c->info, c->opt.memory, c->initrd_len, strlen(c->opt.cmdline),
+			      err, errlen);
 }
 
 static const char *run_signal_name(int sig)

@@ -91,9 +91,22 @@ int kvm_open(char *err, size_t errlen)
 		return -e;
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		snprintf(err, errlen, "%s is not a KVM device (KVM_GET_API_VERSION: %s)" KVM_DEMO_HINT,
+			 path, strerror(errno));
+		close(fd);
+		return -ENODEV;
+	}
 	if (version != KVM_API_VERSION) {
 		snprintf(err, errlen, "%s speaks KVM API version %d, nestvm needs %d", path,
 			 version, KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	if (!kvm_host_virt_flag(NULL) && access("/sys/module/kvm_pvm", F_OK) == 0) {
+		snprintf(err, errlen, "%s is PVM (module kvm_pvm), a software KVM without hardware "
+			 "virtualization that runs only PVM-enabled guest kernels; nestvm needs "
+			 "kvm_intel or kvm_amd" KVM_DEMO_HINT, path);
 		close(fd);
 		return -ENOTSUP;
 	}

@@ -66,33 +66,14 @@ static void boot_write_gdt(const struct guest_mem *mem, struct boot_entry *entry
 	entry->idt_limit = 7;
 }
 
-/* Place the initrd as high as the kernel allows, page aligned, above the
- * memory the kernel decompresses into. */
-static int boot_place_initrd(const struct guest_mem *mem, const struct boot_request *req,
-			     const struct bzimage_info *info, uint64_t kernel_end,
-			     uint64_t *addr, char *err, size_t errlen)
+/* The initrd goes as high as the kernel allows: its end is this address. */
+static uint64_t boot_initrd_top(const struct bzimage_info *info, const struct guest_mem *layout)
 {
-	uint64_t top = mem->low_size, base;
+	uint64_t top = layout->low_size;
 
 	if ((uint64_t)info->initrd_addr_max + 1 < top)
 		top = (uint64_t)info->initrd_addr_max + 1;
-	if (req->initrd_len > mem->size) {
-		snprintf(err, errlen, "the initrd (%zu MiB) is larger than guest RAM (%llu MiB): "
-			 "use a larger --memory", (size_t)(req->initrd_len / MIB),
-			 (unsigned long long)(mem->size / MIB));
-		return -ENOSPC;
-	}
-	base = req->initrd_len <= top ? ((top - req->initrd_len) & ~0xfffULL) : 0;
-	if (base < kernel_end) {
-		snprintf(err, errlen, "the kernel (%llu MiB once unpacked) and the initrd "
-			 "(%llu MiB) do not both fit in %llu MiB of guest RAM: use a larger "
-			 "--memory", (unsigned long long)(kernel_end / MIB),
-			 (unsigned long long)(req->initrd_len / MIB),
-			 (unsigned long long)(mem->size / MIB));
-		return -ENOSPC;
-	}
-	*addr = base;
-	return guest_mem_write(mem, base, req->initrd, req->initrd_len);
+	return top;
 }
 
 /* bzimage_parse() made sure the image extends past its setup code (at least
@@ -118,37 +99,76 @@ static void boot_write_zero_page(const struct guest_mem *mem, const struct boot_
 						    E820_MAX_ENTRIES_ZEROPAGE);
 }
 
+/* Highest address the unpacked kernel uses: it decompresses at pref_address
+ * and needs init_size bytes there (and its compressed form sits at 1 MiB). */
+static uint64_t boot_kernel_end(const struct bzimage_info *info)
+{
+	uint64_t end = info->pref_address + info->init_size;
+
+	if (BOOT_HIGH_LOAD_ADDR + info->kernel_size > end)
+		end = BOOT_HIGH_LOAD_ADDR + info->kernel_size;
+	return end;
+}
+
+int boot_check_fit(const struct bzimage_info *info, uint64_t mem_size, size_t initrd_len,
+		   size_t cmdline_len, char *err, size_t errlen)
+{
+	struct guest_mem layout;
+	uint64_t kernel_end = boot_kernel_end(info), top;
+
+	guest_mem_init_layout(&layout, NULL, mem_size);
+	if (cmdline_len > info->cmdline_max || cmdline_len >= BOOT_CMDLINE_MAX) {
+		snprintf(err, errlen, "the command line is %zu bytes; this kernel accepts at most %u",
+			 cmdline_len, info->cmdline_max);
+		return -E2BIG;
+	}
+	if (kernel_end > layout.low_size) {
+		snprintf(err, errlen, "guest RAM (%llu MiB) is too small for this kernel: it "
+			 "unpacks to %llu MiB at %llu MiB: use a larger --memory",
+			 (unsigned long long)(mem_size / MIB),
+			 (unsigned long long)(info->init_size / MIB),
+			 (unsigned long long)(info->pref_address / MIB));
+		return -ENOSPC;
+	}
+	if (!initrd_len)
+		return 0;
+	if (initrd_len > mem_size) {
+		snprintf(err, errlen, "the initrd (%llu MiB) is larger than guest RAM (%llu MiB): "
+			 "use a larger --memory", (unsigned long long)(initrd_len / MIB),
+			 (unsigned long long)(mem_size / MIB));
+		return -ENOSPC;
+	}
+	top = boot_initrd_top(info, &layout);
+	if (initrd_len > top || ((top - initrd_len) & ~0xfffULL) < kernel_end) {
+		snprintf(err, errlen, "the kernel (%llu MiB once unpacked) and the initrd "
+			 "(%llu MiB) do not both fit in %llu MiB of guest RAM: use a larger "
+			 "--memory", (unsigned long long)(kernel_end / MIB),
+			 (unsigned long long)(initrd_len / MIB),
+			 (unsigned long long)(mem_size / MIB));
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 int boot_load(const struct guest_mem *mem, const struct boot_request *req,
 	      struct boot_entry *entry, char *err, size_t errlen)
 {
 	struct bzimage_info info;
 	size_t cmdline_len = strlen(req->cmdline);
-	uint64_t kernel_end, initrd_addr = 0;
+	uint64_t initrd_addr = 0;
 	int r;
 
 	r = bzimage_parse(req->kernel, req->kernel_len, &info, err, errlen);
 	if (r)
 		return r;
-	if (cmdline_len > info.cmdline_max || cmdline_len >= BOOT_CMDLINE_MAX) {
-		snprintf(err, errlen, "the command line is %zu bytes; this kernel accepts at most %u",
-			 cmdline_len, info.cmdline_max);
-		return -E2BIG;
-	}
-	kernel_end = info.pref_address + info.init_size;
-	if (BOOT_HIGH_LOAD_ADDR + info.kernel_size > kernel_end)
-		kernel_end = BOOT_HIGH_LOAD_ADDR + info.kernel_size;
-	if (kernel_end > mem->low_size) {
-		snprintf(err, errlen, "guest RAM is too small for this kernel: it unpacks to %llu "
-			 "MiB and needs more than %llu MiB of RAM: use a larger --memory",
-			 (unsigned long long)info.init_size / MIB,
-			 (unsigned long long)(kernel_end / MIB));
-		return -ENOSPC;
-	}
+	r = boot_check_fit(&info, mem->size, req->initrd ? req->initrd_len : 0, cmdline_len,
+			   err, errlen);
+	if (r)
+		return r;
 	guest_mem_write(mem, BOOT_HIGH_LOAD_ADDR, req->kernel + info.setup_size, info.kernel_size);
 	if (req->initrd) {
-		r = boot_place_initrd(mem, req, &info, kernel_end, &initrd_addr, err, errlen);
-		if (r)
-			return r;
+		initrd_addr = (boot_initrd_top(&info, mem) - req->initrd_len) & ~0xfffULL;
+		guest_mem_write(mem, initrd_addr, req->initrd, req->initrd_len);
 	}
 	guest_mem_write(mem, BOOT_CMDLINE_ADDR, req->cmdline, cmdline_len + 1);
 	boot_write_zero_page(mem, req, initrd_addr);

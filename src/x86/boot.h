@@ -50,6 +50,12 @@ struct bzimage_info {
 int bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *info, char *err,
 		  size_t errlen);
 
+/* Will this kernel, an initrd of initrd_len bytes (0: none) and a command
+ * line of cmdline_len bytes fit in mem_size bytes of guest RAM? 0, or
+ * -ENOSPC / -E2BIG with the reason in err. */
+int boot_check_fit(const struct bzimage_info *info, uint64_t mem_size, size_t initrd_len,
+		   size_t cmdline_len, char *err, size_t errlen);
+
 /* Build the e820 map for `ram_size` bytes laid out as in guest_mem.h.
  * Returns the number of entries written (at most `max`). */
 unsigned int boot_e820_build(uint64_t ram_size, struct boot_e820_entry *e, unsigned int max);
