@@ -107,6 +107,17 @@ void x86_cpuid_set_topology(struct kvm_cpuid2 *cpuid, unsigned int index, unsign
 	}
 }
 
+void x86_cpuid_set_hypervisor_bits(struct kvm_cpuid2 *cpuid, bool tsc_deadline)
+{
+	struct kvm_cpuid_entry2 *e = x86_cpuid_find(cpuid, 0x1, 0);
+
+	if (!e)
+		return;
+	e->ecx |= 1u << 31;          /* hypervisor present */
+	if (tsc_deadline)
+		e->ecx |= 1u << 24;  /* TSC-deadline timer */
+}
+
 static int x86_cpu_set_msrs(int vcpu_fd)
 {
 	struct {

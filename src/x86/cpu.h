@@ -2,6 +2,7 @@
 #ifndef NESTVM_X86_CPU_H
 #define NESTVM_X86_CPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <linux/kvm.h>
@@ -15,6 +16,12 @@ struct kvm_cpuid2 *x86_cpuid_get_supported(int kvm_fd);
 /* Adjust a copy of the supported CPUID for vCPU `index` of `ncpus`:
  * APIC IDs and topology leaves. Pure: unit-tested. */
 void x86_cpuid_set_topology(struct kvm_cpuid2 *cpuid, unsigned int index, unsigned int ncpus);
+
+/* What KVM leaves out of its supported list because the VMM must decide:
+ * the "running under a hypervisor" bit (leaf 1 ECX[31]) that makes Linux look
+ * for KVM's paravirtual leaves (kvm-clock, PV EOI, ...), and the TSC-deadline
+ * timer when the in-kernel LAPIC has it. Pure: unit-tested. */
+void x86_cpuid_set_hypervisor_bits(struct kvm_cpuid2 *cpuid, bool tsc_deadline);
 
 /* Find an entry (NULL when absent). */
 struct kvm_cpuid_entry2 *x86_cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "x86/acpi.h"
 #include "x86/cpu.h"
@@ -67,6 +68,8 @@ static int platform_setup_vcpus(struct vm *vm, const struct boot_entry *entry, c
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 		return -errno;
 	}
+	x86_cpuid_set_hypervisor_bits(supported, ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+							KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	cpuid_bytes = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	cpuid = malloc(cpuid_bytes);
 	if (!cpuid) {
