@@ -1,0 +1,503 @@
+/* Unit tests of src/cli/options.c: sizes and the options of `nestvm run`. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "cli/options.h"
+
+#define KIB (1ULL << 10)
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+#define TIB (1ULL << 40)
+
+/* ---- options_parse_size ---- */
+
+static void assert_size(const char *s, uint64_t want)
+{
+	uint64_t got = 0xdeadbeef;
+	int r = options_parse_size(s, &got);
+
+	if (r != 0 || got != want)
+		fail_msg("options_parse_size(\"%s\"): r=%d got=%llu, want 0 and %llu", s, r,
+			 (unsigned long long)got, (unsigned long long)want);
+}
+
+static void assert_size_err(const char *s, int want_err)
+{
+	uint64_t got = 0xdeadbeef;
+	int r = options_parse_size(s, &got);
+
+	if (r != want_err)
+		fail_msg("options_parse_size(\"%s\"): r=%d, want %d", s, r, want_err);
+	assert_int_equal(got, 0xdeadbeef); /* untouched on error */
+}
+
+static void test_size_plain_number_is_mib(void **state)
+{
+	(void)state;
+	assert_size("0", 0);
+	assert_size("1", MIB);
+	assert_size("512", 512 * MIB);
+	assert_size("0512", 512 * MIB);
+	assert_size("4096", 4 * GIB);
+	assert_size("0.5", MIB / 2);
+	assert_size("1.5", MIB + MIB / 2);
+}
+
+static void test_size_suffixes(void **state)
+{
+	(void)state;
+	assert_size("4096B", 4096);
+	assert_size("4096b", 4096);
+	assert_size("2K", 2 * KIB);
+	assert_size("2KB", 2 * KIB);
+	assert_size("2KiB", 2 * KIB);
+	assert_size("512M", 512 * MIB);
+	assert_size("512m", 512 * MIB);
+	assert_size("512MB", 512 * MIB);
+	assert_size("512MiB", 512 * MIB);
+	assert_size("512mib", 512 * MIB);
+	assert_size("2G", 2 * GIB);
+	assert_size("2GB", 2 * GIB);
+	assert_size("2GiB", 2 * GIB);
+	assert_size("1T", TIB);
+	assert_size("1TiB", TIB);
+}
+
+static void test_size_decimals(void **state)
+{
+	(void)state;
+	assert_size("1.5G", GIB + GIB / 2);
+	assert_size("1.25G", GIB + GIB / 4);
+	assert_size("0.5T", TIB / 2);
+	assert_size("2.5K", 2560);
+	assert_size("1.5M", MIB + MIB / 2);
+	assert_size("1.50000GiB", GIB + GIB / 2);
+	assert_size("1.5B", 1);                 /* fractions of a byte are dropped */
+	assert_size("0.001G", GIB / 1000);      /* rounds down to whole bytes */
+	/* Many decimal digits: only the first nine count, and none overflow. */
+	assert_size("1.999999999T", TIB + (999999999ULL * TIB) / 1000000000ULL);
+	assert_size("1.99999999T", 2199023244787ULL);
+	assert_size("0.1234567891234G", (123456789ULL * GIB) / 1000000000ULL);
+}
+
+static void test_size_rejects_garbage(void **state)
+{
+	(void)state;
+	assert_size_err("", -EINVAL);
+	assert_size_err("abc", -EINVAL);
+	assert_size_err("M", -EINVAL);
+	assert_size_err("-5M", -EINVAL);
+	assert_size_err("+5M", -EINVAL);
+	assert_size_err(" 5M", -EINVAL);
+	assert_size_err("5M ", -EINVAL);
+	assert_size_err("5 M", -EINVAL);
+	assert_size_err("12Q", -EINVAL);
+	assert_size_err("1.G", -EINVAL);
+	assert_size_err("1.", -EINVAL);
+	assert_size_err(".5G", -EINVAL);
+	assert_size_err("1.5.5G", -EINVAL);
+	assert_size_err("2GiBB", -EINVAL);
+	assert_size_err("2Gx", -EINVAL);
+	assert_size_err("2iB", -EINVAL);
+	assert_size_err("2BiB", -EINVAL);
+	assert_size_err("2BB", -EINVAL);
+	assert_size_err("0x10", -EINVAL);
+	assert_int_equal(options_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
+}
+
+static void test_size_overflow(void **state)
+{
+	(void)state;
+	/* The largest sizes that fit in 64 bits in each unit, then one more. */
+	assert_size("16777215T", 16777215ULL * TIB);
+	assert_size_err("16777216T", -ERANGE);
+	assert_size("17179869183G", 17179869183ULL * GIB);
+	assert_size_err("17179869184G", -ERANGE);
+	assert_size("17592186044415", 17592186044415ULL * MIB);
+	assert_size_err("17592186044416", -ERANGE);
+	/* More digits than 64 bits hold. */
+	assert_size_err("99999999999999999999", -ERANGE);
+	assert_size_err("99999999999999999999B", -ERANGE);
+	assert_size_err("123456789012345678901234567890G", -ERANGE);
+}
+
+/* ---- options_format_size ---- */
+
+static void assert_format(uint64_t bytes, const char *want)
+{
+	char buf[32];
+
+	memset(buf, 'X', sizeof(buf));
+	options_format_size(bytes, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_format_size(void **state)
+{
+	char small[4];
+
+	(void)state;
+	assert_format(0, "0 bytes");
+	assert_format(1, "1 bytes");
+	assert_format(1023, "1023 bytes");
+	assert_format(KIB, "1 KiB");
+	assert_format(1536, "1.5 KiB");
+	assert_format(MIB - 1, "1024.0 KiB");
+	assert_format(MIB, "1 MiB");
+	assert_format(512 * MIB, "512 MiB");
+	assert_format(GIB + GIB / 2, "1.5 GiB");
+	assert_format(3 * GIB, "3 GiB");
+	assert_format(TIB, "1 TiB");
+	assert_format(2048 * TIB, "2048 TiB");      /* TiB is the largest unit */
+	assert_format(TIB + TIB / 4, "1.2 TiB");    /* 1.25 at one decimal */
+	/* Truncated to the buffer, always terminated. */
+	options_format_size(512 * MIB, small, sizeof(small));
+	assert_string_equal(small, "512");
+}
+
+/* ---- options_parse_run ---- */
+
+#define ARGV(...) ((char *[]){ "run", __VA_ARGS__, NULL })
+
+static char err[256];
+
+static int parse(char **argv, struct run_options *o)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	memset(err, 'X', sizeof(err) - 1);
+	err[sizeof(err) - 1] = '\0';
+	return options_parse_run(argc, argv, o, err, sizeof(err));
+}
+
+static void assert_parse_error(char **argv, const char *want_msg)
+{
+	struct run_options o;
+
+	assert_int_equal(parse(argv, &o), -EINVAL);
+	assert_string_equal(err, want_msg);
+}
+
+static void test_run_defaults(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	memset(&o, 0xa5, sizeof(o));
+	assert_int_equal(parse(ARGV("--kernel", "bzImage"), &o), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(o.kernel, "bzImage");
+	assert_null(o.initrd);
+	assert_string_equal(o.cmdline, OPT_CMDLINE_DEFAULT);
+	assert_string_equal(o.cmdline, "console=ttyS0");
+	assert_int_equal(o.cpus, 1);
+	assert_int_equal(o.memory, OPT_MEMORY_DEFAULT);
+	assert_int_equal(o.memory, 512 * MIB);
+	assert_int_equal(o.verbosity, 0);
+	assert_false(o.help);
+}
+
+static void test_run_long_options(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("--kernel", "vmlinuz", "--initrd", "initrd.img",
+				    "--cmdline", "console=ttyS0 quiet", "--cpus", "4",
+				    "--memory", "2G", "--verbose"), &o), 0);
+	assert_string_equal(o.kernel, "vmlinuz");
+	assert_string_equal(o.initrd, "initrd.img");
+	assert_string_equal(o.cmdline, "console=ttyS0 quiet");
+	assert_int_equal(o.cpus, 4);
+	assert_int_equal(o.memory, 2 * GIB);
+	assert_int_equal(o.verbosity, 1);
+	assert_false(o.help);
+
+	/* --opt=value works too. */
+	assert_int_equal(parse(ARGV("--kernel=k", "--initrd=i", "--cmdline=c", "--cpus=8",
+				    "--memory=1.5G", "--quiet"), &o), 0);
+	assert_string_equal(o.kernel, "k");
+	assert_string_equal(o.initrd, "i");
+	assert_string_equal(o.cmdline, "c");
+	assert_int_equal(o.cpus, 8);
+	assert_int_equal(o.memory, GIB + GIB / 2);
+	assert_int_equal(o.verbosity, -1);
+}
+
+static void test_run_short_options(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-k", "vmlinuz", "-i", "initrd.img", "-c", "init=/bin/sh",
+				    "-p", "2", "-m", "256", "-v"), &o), 0);
+	assert_string_equal(o.kernel, "vmlinuz");
+	assert_string_equal(o.initrd, "initrd.img");
+	assert_string_equal(o.cmdline, "init=/bin/sh");
+	assert_int_equal(o.cpus, 2);
+	assert_int_equal(o.memory, 256 * MIB);
+	assert_int_equal(o.verbosity, 1);
+
+	/* Values glued to the letter, grouped flags. */
+	assert_int_equal(parse(ARGV("-kvmlinuz", "-p3", "-m1G", "-vv", "-q"), &o), 0);
+	assert_string_equal(o.kernel, "vmlinuz");
+	assert_int_equal(o.cpus, 3);
+	assert_int_equal(o.memory, GIB);
+	assert_int_equal(o.verbosity, -1);
+
+	/* A later option wins. */
+	assert_int_equal(parse(ARGV("-k", "a", "-k", "b", "-p", "2", "--cpus", "5"), &o), 0);
+	assert_string_equal(o.kernel, "b");
+	assert_int_equal(o.cpus, 5);
+}
+
+static void test_run_verbosity(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-k", "x", "-v", "-v"), &o), 0);
+	assert_int_equal(o.verbosity, 2);
+	assert_int_equal(parse(ARGV("-k", "x", "-vv"), &o), 0);
+	assert_int_equal(o.verbosity, 2);
+	assert_int_equal(parse(ARGV("-k", "x", "-v", "--quiet"), &o), 0);
+	assert_int_equal(o.verbosity, -1);
+	/* -v after -q counts from normal, not from quiet. */
+	assert_int_equal(parse(ARGV("-k", "x", "-q", "-v"), &o), 0);
+	assert_int_equal(o.verbosity, 1);
+}
+
+static void test_run_cpus(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-k", "x", "--cpus", "1"), &o), 0);
+	assert_int_equal(o.cpus, 1);
+	assert_int_equal(parse(ARGV("-k", "x", "--cpus", "255"), &o), 0);
+	assert_int_equal(o.cpus, OPT_CPUS_MAX);
+	assert_int_equal(parse(ARGV("-k", "x", "--cpus", "007"), &o), 0);
+	assert_int_equal(o.cpus, 7);
+
+	assert_parse_error(ARGV("-k", "x", "--cpus", "0"),
+			   "--cpus 0 is out of range: use 1 to 255");
+	assert_parse_error(ARGV("-k", "x", "--cpus", "256"),
+			   "--cpus 256 is out of range: use 1 to 255");
+	assert_parse_error(ARGV("-k", "x", "-p", "4294967297"),
+			   "--cpus 4294967297 is out of range: use 1 to 255");
+	assert_parse_error(ARGV("-k", "x", "--cpus", "abc"), "--cpus 'abc' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--cpus", ""), "--cpus '' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--cpus", "-1"), "--cpus '-1' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--cpus", "+2"), "--cpus '+2' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--cpus", " 2"), "--cpus ' 2' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--cpus", "2x"), "--cpus '2x' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--cpus", "99999999999999999999999"),
+			   "--cpus '99999999999999999999999' is not a number");
+}
+
+static void test_run_memory(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "32M"), &o), 0);
+	assert_int_equal(o.memory, OPT_MEMORY_MIN);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "32"), &o), 0);
+	assert_int_equal(o.memory, 32 * MIB);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "1T"), &o), 0);
+	assert_int_equal(o.memory, OPT_MEMORY_MAX);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "1024G"), &o), 0);
+	assert_int_equal(o.memory, TIB);
+
+	assert_parse_error(ARGV("-k", "x", "--memory", "31M"),
+			   "--memory 31M is too small: at least 32M");
+	assert_parse_error(ARGV("-k", "x", "--memory", "33554431B"),
+			   "--memory 33554431B is too small: at least 32M");
+	assert_parse_error(ARGV("-k", "x", "--memory", "0"),
+			   "--memory 0 is too small: at least 32M");
+	assert_parse_error(ARGV("-k", "x", "--memory", "1025G"),
+			   "--memory 1025G is too large: at most 1T");
+	assert_parse_error(ARGV("-k", "x", "-m", "1099511627777B"),
+			   "--memory 1099511627777B is too large: at most 1T");
+	assert_parse_error(ARGV("-k", "x", "--memory", "99999999999999999999"),
+			   "--memory 99999999999999999999 is too large: at most 1T");
+	assert_parse_error(ARGV("-k", "x", "--memory", "lots"),
+			   "--memory 'lots' is not a size (examples: 512M, 2G, 1024)");
+	assert_parse_error(ARGV("-k", "x", "--memory", ""),
+			   "--memory '' is not a size (examples: 512M, 2G, 1024)");
+	assert_parse_error(ARGV("-k", "x", "--memory", "-1G"),
+			   "--memory '-1G' is not a size (examples: 512M, 2G, 1024)");
+}
+
+static void test_run_memory_whole_pages(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	/* Rounded down to a multiple of 4 KiB. */
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33558527B"), &o), 0);
+	assert_int_equal(o.memory, 32 * MIB + 4096);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33554433B"), &o), 0);
+	assert_int_equal(o.memory, 32 * MIB);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "0.1G"), &o), 0);
+	assert_int_equal(o.memory, (GIB / 10) & ~0xfffULL);
+	assert_int_equal(o.memory % 4096, 0);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "100.3M"), &o), 0);
+	assert_int_equal(o.memory % 4096, 0);
+	assert_true(o.memory > 100 * MIB && o.memory <= 100 * MIB + 3 * MIB / 10);
+}
+
+static void test_run_unknown_option(void **state)
+{
+	(void)state;
+	assert_parse_error(ARGV("-k", "x", "--bogus"),
+			   "unknown option '--bogus' (see nestvm run --help)");
+	assert_parse_error(ARGV("--bogus=1", "-k", "x"),
+			   "unknown option '--bogus=1' (see nestvm run --help)");
+	assert_parse_error(ARGV("-k", "x", "-x"),
+			   "unknown option '-x' (see nestvm run --help)");
+	/* The bad letter is named wherever it sits in a group of flags. */
+	assert_parse_error(ARGV("-k", "x", "-vx"),
+			   "unknown option '-x' (see nestvm run --help)");
+	assert_parse_error(ARGV("-xv", "-k", "x"),
+			   "unknown option '-x' (see nestvm run --help)");
+	/* A value given to an option that takes none. */
+	assert_parse_error(ARGV("-k", "x", "--verbose=2"),
+			   "unknown option '--verbose=2' (see nestvm run --help)");
+}
+
+static void test_run_missing_value(void **state)
+{
+	(void)state;
+	assert_parse_error(ARGV("--kernel"), "option --kernel needs a value");
+	assert_parse_error(ARGV("-k", "x", "--memory"), "option --memory needs a value");
+	assert_parse_error(ARGV("-k", "x", "--cpus"), "option --cpus needs a value");
+	assert_parse_error(ARGV("-k", "x", "-i"), "option -i needs a value");
+	assert_parse_error(ARGV("-k", "x", "-vc"), "option -vc needs a value");
+}
+
+static void test_run_kernel_required(void **state)
+{
+	(void)state;
+	assert_parse_error((char *[]){ "run", NULL },
+			   "--kernel PATH is required (see nestvm run --help)");
+	assert_parse_error(ARGV("--initrd", "i", "-m", "1G"),
+			   "--kernel PATH is required (see nestvm run --help)");
+}
+
+static void test_run_stray_argument(void **state)
+{
+	(void)state;
+	assert_parse_error(ARGV("-k", "x", "extra"),
+			   "unexpected argument 'extra' (see nestvm run --help)");
+	/* Options stop at the first non-option: nothing after it is taken. */
+	assert_parse_error(ARGV("bzImage", "-k", "x"),
+			   "unexpected argument 'bzImage' (see nestvm run --help)");
+	assert_parse_error(ARGV("-k", "x", "--", "more"),
+			   "unexpected argument 'more' (see nestvm run --help)");
+	assert_parse_error(ARGV("-k", "x", "-"),
+			   "unexpected argument '-' (see nestvm run --help)");
+}
+
+static void test_run_help(void **state)
+{
+	struct run_options o;
+	const char *usage = options_run_usage();
+
+	(void)state;
+	assert_int_equal(parse(ARGV("--help"), &o), 0);
+	assert_true(o.help);
+	assert_null(o.kernel); /* no --kernel needed */
+	assert_int_equal(parse(ARGV("-h"), &o), 0);
+	assert_true(o.help);
+	/* Parsing stops at --help: a later bad option is not looked at. */
+	assert_int_equal(parse(ARGV("-k", "x", "-h", "--bogus", "extra"), &o), 0);
+	assert_true(o.help);
+	assert_string_equal(o.kernel, "x");
+	/* An error before it still counts. */
+	assert_parse_error(ARGV("--cpus", "0", "--help"), "--cpus 0 is out of range: use 1 to 255");
+
+	assert_non_null(strstr(usage, "usage: nestvm run --kernel PATH"));
+	assert_non_null(strstr(usage, "--memory SIZE"));
+	assert_non_null(strstr(usage, "Ctrl-A x"));
+}
+
+/* getopt keeps global state: each parse must start from scratch, even after
+ * one that stopped in the middle of a group of short options. */
+static void test_run_repeated_parsing(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_parse_error(ARGV("-vxq", "-k", "a"),
+			   "unknown option '-x' (see nestvm run --help)");
+	assert_int_equal(parse(ARGV("-k", "b", "-p", "2"), &o), 0);
+	assert_string_equal(o.kernel, "b");
+	assert_int_equal(o.cpus, 2);
+	assert_int_equal(o.verbosity, 0);
+
+	assert_int_equal(parse(ARGV("-hv", "-k", "c"), &o), 0);  /* stops inside "-hv" */
+	assert_true(o.help);
+	assert_int_equal(parse(ARGV("-q", "-k", "d", "-m", "64"), &o), 0);
+	assert_false(o.help);
+	assert_string_equal(o.kernel, "d");
+	assert_int_equal(o.verbosity, -1);
+	assert_int_equal(o.memory, 64 * MIB);
+
+	for (int i = 0; i < 3; i++) {
+		assert_parse_error(ARGV("-k", "x", "stray"),
+				   "unexpected argument 'stray' (see nestvm run --help)");
+		assert_int_equal(parse(ARGV("--kernel", "e"), &o), 0);
+		assert_string_equal(o.kernel, "e");
+		assert_int_equal(o.cpus, 1);
+	}
+}
+
+static void test_run_error_buffer_truncated(void **state)
+{
+	struct run_options o;
+	char small[8];
+
+	(void)state;
+	assert_int_equal(options_parse_run(3, ARGV("-k", "x"), &o, small, sizeof(small)), 0);
+	assert_string_equal(small, "");
+	assert_int_equal(options_parse_run(3, ARGV("--cpus", "0"), &o, small, sizeof(small)),
+			 -EINVAL);
+	assert_string_equal(small, "--cpus ");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_size_plain_number_is_mib),
+		cmocka_unit_test(test_size_suffixes),
+		cmocka_unit_test(test_size_decimals),
+		cmocka_unit_test(test_size_rejects_garbage),
+		cmocka_unit_test(test_size_overflow),
+		cmocka_unit_test(test_format_size),
+		cmocka_unit_test(test_run_defaults),
+		cmocka_unit_test(test_run_long_options),
+		cmocka_unit_test(test_run_short_options),
+		cmocka_unit_test(test_run_verbosity),
+		cmocka_unit_test(test_run_cpus),
+		cmocka_unit_test(test_run_memory),
+		cmocka_unit_test(test_run_memory_whole_pages),
+		cmocka_unit_test(test_run_unknown_option),
+		cmocka_unit_test(test_run_missing_value),
+		cmocka_unit_test(test_run_kernel_required),
+		cmocka_unit_test(test_run_stray_argument),
+		cmocka_unit_test(test_run_help),
+		cmocka_unit_test(test_run_repeated_parsing),
+		cmocka_unit_test(test_run_error_buffer_truncated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
