@@ -14,6 +14,8 @@ static void main_usage(FILE *out)
 	      "\n"
 	      "Commands:\n"
 	      "  run        boot a VM in the foreground (nestvm run --help)\n"
+	      "  info       where this machine stands for nesting: level, CPU, KVM (--json)\n"
+	      "  check      is this machine ready to run nested-capable VMs? (--json)\n"
 	      "  version    print the version\n"
 	      "  help       this text\n", out);
 }
@@ -29,6 +31,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "info") == 0)
+		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("nestvm %s\n", NESTVM_VERSION);
 		return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/options.h"
+#include "nested/level.h"
 #include "vmm/console.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
@@ -28,7 +29,29 @@ struct run_ctx {
 	bool vm_created;
 	struct platform plat;
 	struct console con;
+	struct nest_level here;
+	struct nest_guest plan;
 };
+
+/* Where the guest will stand: its level, and whether it gets VMX/SVM. */
+static void run_plan_nesting(struct run_ctx *c)
+{
+	char here[8], guest[8];
+
+	nest_level_detect(&c->here, nest_cpuid_native);
+	nest_guest_plan(&c->here, c->opt.max_depth, c->opt.nested, &c->plan);
+	nest_level_name(c->here.level, here, sizeof(here));
+	nest_level_name(c->plan.level, guest, sizeof(guest));
+	if (c->plan.capped && c->opt.max_depth == 1)
+		log_warn("--nested: not exposing virtualization extensions: --max-depth 1 lets "
+			 "this guest run no guests of its own");
+	else if (c->plan.capped)
+		log_warn("--nested: not exposing virtualization extensions: this nestvm runs at %s, "
+			 "the last level allowed to run a hypervisor's guests (a --max-depth set "
+			 "above it), so %s gets no VMX/SVM", here, guest);
+	log_info("the guest runs at %s, virtualization extensions %s", guest,
+		 c->plan.expose ? "exposed" : "hidden");
+}
 
 static void run_set_verbosity(int v)
 {
@@ -132,6 +155,7 @@ static int run_vm(struct run_ctx *c, char *err, size_t errlen)
 	};
 	int kvm_fd, r;
 
+	run_plan_nesting(c);
 	kvm_fd = kvm_open(err, errlen);
 	if (kvm_fd < 0)
 		return EXIT_NO_KVM;
@@ -142,7 +166,9 @@ static int run_vm(struct run_ctx *c, char *err, size_t errlen)
 	r = platform_init(&c->plat, &c->vm, console_write, &c->con, err, errlen);
 	if (r)
 		return EXIT_VMM_ERROR;
-	r = platform_boot(&c->vm, &req, err, errlen);
+	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
+	if (r == -ENOTSUP)
+		return EXIT_NO_KVM;
 	if (r)
 		return (r == -ENOSPC || r == -E2BIG || r == -EINVAL) ? EXIT_USAGE : EXIT_VMM_ERROR;
 	r = console_start(&c->con, STDIN_FILENO, STDOUT_FILENO, &c->plat.serial,

@@ -14,6 +14,8 @@
 #define EXIT_VMM_ERROR      4
 
 int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* Read a whole regular file of at most `max` bytes. Returns 0, or -errno
  * with a message naming `what` and `path` in err. */

@@ -50,7 +50,8 @@ int options_parse_size(const char *s, uint64_t *bytes)
 		return -EINVAL;
 	if (whole > (UINT64_MAX >> shift))
 		return -ERANGE;
-	*bytes = (whole << shift) + ((frac << shift) / frac_div);
+	/* frac < 10^9 < 2^30: shifted by up to 40 it needs more than 64 bits. */
+	*bytes = (whole << shift) + (uint64_t)(((unsigned __int128)frac << shift) / frac_div);
 	return 0;
 }
 
@@ -79,6 +80,11 @@ const char *options_run_usage(void)
 	       "  -c, --cmdline STR    kernel command line (default \"" OPT_CMDLINE_DEFAULT "\")\n"
 	       "  -p, --cpus N         virtual CPUs, 1-255 (default 1)\n"
 	       "  -m, --memory SIZE    guest RAM: 512M, 2G, ... a plain number is MiB (default 512M)\n"
+	       "  -n, --nested         expose the CPU's virtualization extensions (VMX/SVM)\n"
+	       "                       so the guest can run its own hypervisor\n"
+	       "      --expose-virtualization-extensions   the same as --nested\n"
+	       "  -d, --max-depth N    levels this guest and its descendants may span (1-64):\n"
+	       "                       1 = the guest may not nest, 2 = its guests may not, ...\n"
 	       "  -v, --verbose        more messages (repeat for debug)\n"
 	       "  -q, --quiet          errors only\n"
 	       "  -h, --help           this text\n"
@@ -101,18 +107,20 @@ static int options_err(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int options_parse_cpus(const char *arg, unsigned int *cpus, char *err, size_t errlen)
+static int options_parse_uint(const char *opt, const char *arg, unsigned long min,
+			      unsigned long max, unsigned int *out, char *err, size_t errlen)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(arg, &end, 10);
-	if (!isdigit((unsigned char)arg[0]) || *end || errno)
-		return options_err(err, errlen, "--cpus '%s' is not a number%s", arg, "");
-	if (v < 1 || v > OPT_CPUS_MAX)
-		return options_err(err, errlen, "--cpus %s is out of range: use 1 to 255%s", arg, "");
-	*cpus = (unsigned int)v;
+	if (!isdigit((unsigned char)arg[0]) || *end || errno == EINVAL)
+		return options_err(err, errlen, "%s '%s' is not a number", opt, arg);
+	if (errno == ERANGE || v < min || v > max)
+		return options_err(err, errlen, "%s %s is out of range: use %lu to %lu", opt, arg,
+				   min, max);
+	*out = (unsigned int)v;
 	return 0;
 }
 
@@ -131,6 +139,26 @@ static int options_parse_memory(const char *arg, uint64_t *mem, char *err, size_
 	return 0;
 }
 
+/* The option getopt_long() just rejected (c is ':' or '?'). argv[optind - 1]
+ * is the argument holding it once getopt has moved past it ("--bogus", "-vx")
+ * but the one before while letters of a group are left ("-xv"), so a short
+ * option is named by its letter: for ':' it is short unless the argument is
+ * "--name"; for '?' it is short when optopt is not one of our letters (a long option
+ * rejected for its "=value" sets optopt to its own letter, an unknown one 0). */
+static const char *options_bad_name(int c, char **argv, const char *shortopts, char name[3])
+{
+	const char *arg = argv[optind - 1];
+	int is_short = c == ':' ? strncmp(arg, "--", 2) != 0
+				: optopt && (optopt == ':' || !strchr(shortopts + 2, optopt));
+
+	if (!is_short)
+		return arg;
+	name[0] = '-';
+	name[1] = (char)optopt;
+	name[2] = '\0';
+	return name;
+}
+
 int options_parse_run(int argc, char **argv, struct run_options *o, char *err, size_t errlen)
 {
 	static const struct option longopts[] = {
@@ -139,11 +167,16 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "memory", required_argument, NULL, 'm' },
+		{ "nested", no_argument, NULL, 'n' },
+		{ "expose-virtualization-extensions", no_argument, NULL, 'n' },
+		{ "max-depth", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char shortopts[] = "+:k:i:c:p:m:nd:vqh";
+	char name[3];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -153,17 +186,24 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 	err[0] = '\0';
 	optind = 0; /* full re-initialisation of getopt (glibc) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:k:i:c:p:m:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k': o->kernel = optarg; break;
 		case 'i': o->initrd = optarg; break;
 		case 'c': o->cmdline = optarg; break;
 		case 'p':
-			if (options_parse_cpus(optarg, &o->cpus, err, errlen))
+			if (options_parse_uint("--cpus", optarg, 1, OPT_CPUS_MAX, &o->cpus, err,
+					       errlen))
 				return -EINVAL;
 			break;
 		case 'm':
 			if (options_parse_memory(optarg, &o->memory, err, errlen))
+				return -EINVAL;
+			break;
+		case 'n': o->nested = true; break;
+		case 'd':
+			if (options_parse_uint("--max-depth", optarg, 1, OPT_MAX_DEPTH_MAX,
+					       &o->max_depth, err, errlen))
 				return -EINVAL;
 			break;
 		case 'v': o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1; break;
@@ -171,10 +211,11 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 		case 'h': o->help = true; return 0;
 		case ':':
 			return options_err(err, errlen, "option %s needs a value%s",
-					   argv[optind - 1], "");
+					   options_bad_name(c, argv, shortopts, name), "");
 		default:
 			return options_err(err, errlen, "unknown option '%s'%s",
-					   argv[optind - 1], " (see nestvm run --help)");
+					   options_bad_name(c, argv, shortopts, name),
+					   " (see nestvm run --help)");
 		}
 	}
 	if (optind < argc)

@@ -11,6 +11,7 @@
 #define OPT_MEMORY_MAX      (1ULL << 40)    /* 1 TiB */
 #define OPT_MEMORY_DEFAULT  (512ULL << 20)
 #define OPT_CPUS_MAX        255
+#define OPT_MAX_DEPTH_MAX   64
 #define OPT_CMDLINE_DEFAULT "console=ttyS0"
 
 struct run_options {
@@ -19,6 +20,8 @@ struct run_options {
 	const char *cmdline;
 	unsigned int cpus;
 	uint64_t memory;      /* bytes */
+	bool nested;          /* expose VMX/SVM to the guest */
+	unsigned int max_depth; /* levels the guest and its descendants may span; 0: no limit */
 	int verbosity;        /* 0 normal, 1 -v, 2 -vv; -1 quiet */
 	bool help;
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "nested/cpu_policy.h"
 #include "x86/acpi.h"
 #include "x86/cpu.h"
 
@@ -56,28 +57,57 @@ void platform_destroy(struct platform *p)
 	p->initialised = false;
 }
 
-static int platform_setup_vcpus(struct vm *vm, const struct boot_entry *entry, char *err,
-				size_t errlen)
+/* The CPUID every vCPU starts from: KVM's supported set, the nested policy,
+ * nestvm's leaf, the hypervisor bits. Returns a malloc()ed table. */
+static struct kvm_cpuid2 *platform_guest_cpuid(struct vm *vm, const struct nest_guest *g,
+					       char *err, size_t errlen)
 {
-	struct kvm_cpuid2 *supported = x86_cpuid_get_supported(vm->kvm_fd);
-	size_t cpuid_bytes;
-	struct kvm_cpuid2 *cpuid;
-	int r = 0;
+	struct kvm_cpuid2 *supported = x86_cpuid_get_supported(vm->kvm_fd), *c;
+	bool npt;
 
 	if (!supported) {
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		return -errno;
+		return NULL;
 	}
-	x86_cpuid_set_hypervisor_bits(supported, ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
-							KVM_CAP_TSC_DEADLINE_TIMER) > 0);
-	cpuid_bytes = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
-	cpuid = malloc(cpuid_bytes);
-	if (!cpuid) {
+	if (g->expose && !cpu_policy_has_virt(supported, &npt)) {
+		snprintf(err, errlen, "--nested: this host's KVM offers no VMX or SVM to its guests, "
+			 "so the guest could not run a hypervisor.\n  Fix: turn nesting on in KVM "
+			 "(modprobe -r kvm_amd && modprobe kvm_amd nested=1, or kvm_intel nested=1); "
+			 "nestvm check says more");
 		free(supported);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c) + (supported->nent + 2) * sizeof(c->entries[0]));
+	if (!c) {
+		free(supported);
+		return NULL;
+	}
+	memcpy(c, supported, sizeof(*c) + supported->nent * sizeof(c->entries[0]));
+	free(supported);
+	cpu_policy_apply(c, cpu_policy_nested(g->expose));
+	nest_leaf_add(c, c->nent + 2, g);
+	x86_cpuid_set_hypervisor_bits(c, ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+					       KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+	return c;
+}
+
+static int platform_setup_vcpus(struct vm *vm, const struct boot_entry *entry,
+				const struct nest_guest *g, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *base = platform_guest_cpuid(vm, g, err, errlen), *cpuid;
+	size_t bytes;
+	int r = 0;
+
+	if (!base)
+		return -ENOTSUP;
+	bytes = sizeof(*base) + base->nent * sizeof(base->entries[0]);
+	cpuid = malloc(bytes);
+	if (!cpuid) {
+		free(base);
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < vm->ncpus && !r; i++) {
-		memcpy(cpuid, supported, cpuid_bytes);
+		memcpy(cpuid, base, bytes);
 		x86_cpuid_set_topology(cpuid, i, vm->ncpus);
 		r = x86_cpu_init(vm->vcpus[i].fd, cpuid);
 		if (r)
@@ -89,11 +119,12 @@ static int platform_setup_vcpus(struct vm *vm, const struct boot_entry *entry, c
 			snprintf(err, errlen, "setting the boot vCPU's registers: %s", strerror(-r));
 	}
 	free(cpuid);
-	free(supported);
+	free(base);
 	return r;
 }
 
-int platform_boot(struct vm *vm, struct boot_request *req, char *err, size_t errlen)
+int platform_boot(struct vm *vm, struct boot_request *req, const struct nest_guest *g, char *err,
+		  size_t errlen)
 {
 	struct acpi_config acfg = { .ncpus = vm->ncpus };
 	uint8_t *tables = guest_mem_ptr(&vm->mem, ACPI_TABLES_BASE, ACPI_TABLES_SIZE);
@@ -110,5 +141,5 @@ int platform_boot(struct vm *vm, struct boot_request *req, char *err, size_t err
 	r = boot_load(&vm->mem, req, &entry, err, errlen);
 	if (r)
 		return r;
-	return platform_setup_vcpus(vm, &entry, err, errlen);
+	return platform_setup_vcpus(vm, &entry, g, err, errlen);
 }

@@ -10,6 +10,7 @@
 #include "hw/i8042.h"
 #include "hw/pci.h"
 #include "hw/serial.h"
+#include "nested/level.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
 
@@ -28,7 +29,10 @@ int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void 
 void platform_destroy(struct platform *p);
 
 /* Write the ACPI tables, load kernel/initrd/command line (req->rsdp_addr is
- * filled in here), configure every vCPU and point the first at the kernel. */
-int platform_boot(struct vm *vm, struct boot_request *req, char *err, size_t errlen);
+ * filled in here), configure every vCPU (CPUID from the nested plan `g`) and
+ * point the first at the kernel. -ENOTSUP when `g` asks for extensions the
+ * host cannot give. */
+int platform_boot(struct vm *vm, struct boot_request *req, const struct nest_guest *g, char *err,
+		  size_t errlen);
 
 #endif
