@@ -1,15 +1,20 @@
 /* nestvm info / nestvm check: where this machine stands for nesting. */
 #include "cli/commands.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "nested/check.h"
 #include "nested/probe.h"
+#include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "x86/cpu.h"
 
 static const char *info_yes(bool b)
 {
@@ -100,11 +105,40 @@ static void info_print(const struct host_probe *p)
 	printf("max depth:      %s\n", buf);
 }
 
+/* KVM_GET_SUPPORTED_CPUID as a table: "function index flags eax ebx ecx edx"
+ * in hex, one entry a line (the format of tests/unit/fixtures/cpuid-*.txt). */
+static int info_print_cpuid(void)
+{
+	char err[512];
+	int fd = kvm_open(err, sizeof(err));
+	struct kvm_cpuid2 *c;
+
+	if (fd < 0) {
+		log_error("%s", err);
+		return EXIT_NO_KVM;
+	}
+	c = x86_cpuid_get_supported(fd);
+	close(fd);
+	if (!c) {
+		log_error("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	printf("# KVM_GET_SUPPORTED_CPUID: function index flags eax ebx ecx edx\n");
+	for (uint32_t i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+		printf("%08x %x %x %08x %08x %08x %08x\n", e->function, e->index, e->flags, e->eax,
+		       e->ebx, e->ecx, e->edx);
+	}
+	free(c);
+	return 0;
+}
+
 /* Parse "[--json]"; returns 1 for --json, 0 without, -1 on bad usage. */
 static int info_parse(int argc, char **argv, const char *usage)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "cpuid", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -115,6 +149,8 @@ static int info_parse(int argc, char **argv, const char *usage)
 	while ((c = getopt_long(argc, argv, "+jh", longopts, NULL)) != -1) {
 		if (c == 'j') {
 			json = 1;
+		} else if (c == 'c' && strcmp(argv[0], "info") == 0) {
+			json = 3;
 		} else if (c == 'h') {
 			fputs(usage, stdout);
 			return 2;
@@ -134,10 +170,11 @@ static int info_parse(int argc, char **argv, const char *usage)
 int cmd_info(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: nestvm info [--json]\n\n"
+		"usage: nestvm info [--json | --cpuid]\n\n"
 		"Where this machine stands for nested virtualization: its level (bare metal,\n"
 		"an unknown hypervisor, or L1/L2/L3... under nestvm), CPU vendor, VMX/SVM and\n"
-		"EPT/NPT, /dev/kvm, the KVM module's nested parameter and capabilities.\n";
+		"EPT/NPT, /dev/kvm, the KVM module's nested parameter and capabilities.\n"
+		"--cpuid prints KVM's supported CPUID table instead.\n";
 	struct host_probe p;
 	int json = info_parse(argc, argv, usage);
 
@@ -145,6 +182,8 @@ int cmd_info(int argc, char **argv)
 		return EXIT_USAGE;
 	if (json == 2)
 		return 0;
+	if (json == 3)
+		return info_print_cpuid();
 	host_probe_run(&p);
 	if (json) {
 		json_t *j = info_json(&p);
