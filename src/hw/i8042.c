@@ -148,9 +148,10 @@ void i8042_destroy(struct i8042 *k)
 	pthread_mutex_destroy(&k->lock);
 }
 
-void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+/* One access to the data port (is_cmd false) or the command/status port. */
+static void i8042_port_io(struct i8042 *k, bool is_cmd, uint64_t offset, uint8_t *data,
+			  uint32_t len, bool is_write)
 {
-	struct i8042 *k = opaque;
 	bool reset = false;
 
 	if (!len || !data)
@@ -161,9 +162,14 @@ void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 		return;
 	}
 	pthread_mutex_lock(&k->lock);
-	if (is_write) {
+	if (is_write && is_cmd) {
+		k->status |= I8042_STS_CMD;
+		reset = i8042_command(k, data[0]);
+	} else if (is_write) {
 		k->status &= (uint8_t)~I8042_STS_CMD;
 		reset = i8042_data(k, data[0]);
+	} else if (is_cmd) {
+		i8042_fill(data, len, (uint8_t)(k->status | (k->out_full ? I8042_STS_OBF : 0)));
 	} else {
 		i8042_fill(data, len, k->out);
 		k->out_full = false;
@@ -173,26 +179,12 @@ void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 		i8042_reset(k);
 }
 
+void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	i8042_port_io(opaque, false, offset, data, len, is_write);
+}
+
 void i8042_command_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct i8042 *k = opaque;
-	bool reset = false;
-
-	if (!len || !data)
-		return;
-	if (offset != 0) {
-		if (!is_write)
-			memset(data, 0xff, len);
-		return;
-	}
-	pthread_mutex_lock(&k->lock);
-	if (is_write) {
-		k->status |= I8042_STS_CMD;
-		reset = i8042_command(k, data[0]);
-	} else {
-		i8042_fill(data, len, (uint8_t)(k->status | (k->out_full ? I8042_STS_OBF : 0)));
-	}
-	pthread_mutex_unlock(&k->lock);
-	if (reset)
-		i8042_reset(k);
+	i8042_port_io(opaque, true, offset, data, len, is_write);
 }
