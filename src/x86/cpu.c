@@ -70,16 +70,19 @@ static void x86_cpuid_set_ext_topology(struct kvm_cpuid_entry2 *e, unsigned int 
 
 void x86_cpuid_set_topology(struct kvm_cpuid2 *cpuid, unsigned int index, unsigned int ncpus)
 {
-	unsigned int shift = 0;
+	unsigned int shift = 0, logical;
 
 	while ((1u << shift) < ncpus)
 		shift++;
+	/* EBX[23:16] of leaf 1 has 8 bits: 256 (above 128 vCPUs) would spill
+	 * into the APIC ID; 255 still rounds up to the same 8 bits of core ID. */
+	logical = (1u << shift) > 0xff ? 0xff : (1u << shift);
 	for (uint32_t i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 
 		switch (e->function) {
 		case 0x1:
-			e->ebx = (e->ebx & 0xffff) | (index << 24) | ((1u << shift) << 16);
+			e->ebx = (e->ebx & 0xffff) | (index << 24) | (logical << 16);
 			if (ncpus > 1)
 				e->edx |= 1u << 28;  /* HTT: EBX[23:16] is valid */
 			else

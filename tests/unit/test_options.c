@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/options.h"
@@ -81,9 +82,10 @@ static void test_size_decimals(void **state)
 	assert_size("1.5B", 1);                 /* fractions of a byte are dropped */
 	assert_size("0.001G", GIB / 1000);      /* rounds down to whole bytes */
 	/* Many decimal digits: only the first nine count, and none overflow. */
-	assert_size("1.999999999T", TIB + (999999999ULL * TIB) / 1000000000ULL);
-	assert_size("1.99999999T", 2199023244787ULL);
-	assert_size("0.1234567891234G", (123456789ULL * GIB) / 1000000000ULL);
+	assert_size("1.99999999T", 2199023244556ULL);   /* 2^40 * 1.99999999 */
+	assert_size("1.999999999T", 2199023254452ULL);  /* 2^40 * 1.999999999 */
+	assert_size("1.9999999999999T", 2199023254452ULL);
+	assert_size("0.1234567891234G", 132560717ULL);  /* 2^30 * 0.123456789 */
 }
 
 static void test_size_rejects_garbage(void **state)
@@ -181,9 +183,14 @@ static int parse(char **argv, struct run_options *o)
 static void assert_parse_error(char **argv, const char *want_msg)
 {
 	struct run_options o;
+	char args[256] = "";
+	int r = parse(argv, &o);
 
-	assert_int_equal(parse(argv, &o), -EINVAL);
-	assert_string_equal(err, want_msg);
+	if (r == -EINVAL && strcmp(err, want_msg) == 0)
+		return;
+	for (int i = 0; argv[i]; i++)
+		snprintf(args + strlen(args), sizeof(args) - strlen(args), " \"%s\"", argv[i]);
+	fail_msg("parsing%s: r=%d err=\"%s\", want -EINVAL and \"%s\"", args, r, err, want_msg);
 }
 
 static void test_run_defaults(void **state)
@@ -230,6 +237,12 @@ static void test_run_long_options(void **state)
 	assert_int_equal(o.cpus, 8);
 	assert_int_equal(o.memory, GIB + GIB / 2);
 	assert_int_equal(o.verbosity, -1);
+
+	/* Unique abbreviations of long options. */
+	assert_int_equal(parse(ARGV("--kern", "k2", "--mem", "64M", "--cp", "3"), &o), 0);
+	assert_string_equal(o.kernel, "k2");
+	assert_int_equal(o.memory, 64 * MIB);
+	assert_int_equal(o.cpus, 3);
 }
 
 static void test_run_short_options(void **state)
@@ -300,7 +313,7 @@ static void test_run_cpus(void **state)
 	assert_parse_error(ARGV("-k", "x", "--cpus", " 2"), "--cpus ' 2' is not a number");
 	assert_parse_error(ARGV("-k", "x", "--cpus", "2x"), "--cpus '2x' is not a number");
 	assert_parse_error(ARGV("-k", "x", "--cpus", "99999999999999999999999"),
-			   "--cpus '99999999999999999999999' is not a number");
+			   "--cpus 99999999999999999999999 is out of range: use 1 to 255");
 }
 
 static void test_run_memory(void **state)
@@ -343,7 +356,7 @@ static void test_run_memory_whole_pages(void **state)
 
 	(void)state;
 	/* Rounded down to a multiple of 4 KiB. */
-	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33558527B"), &o), 0);
+	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33562623B"), &o), 0);
 	assert_int_equal(o.memory, 32 * MIB + 4096);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33554433B"), &o), 0);
 	assert_int_equal(o.memory, 32 * MIB);
@@ -353,6 +366,35 @@ static void test_run_memory_whole_pages(void **state)
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "100.3M"), &o), 0);
 	assert_int_equal(o.memory % 4096, 0);
 	assert_true(o.memory > 100 * MIB && o.memory <= 100 * MIB + 3 * MIB / 10);
+}
+
+static void test_run_nested(void **state)
+{
+	struct run_options o;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-k", "x"), &o), 0);
+	assert_false(o.nested);
+	assert_int_equal(o.max_depth, 0);
+	assert_int_equal(parse(ARGV("-k", "x", "--nested"), &o), 0);
+	assert_true(o.nested);
+	assert_int_equal(parse(ARGV("-k", "x", "--expose-virtualization-extensions"), &o), 0);
+	assert_true(o.nested);
+	assert_int_equal(parse(ARGV("-k", "x", "-n", "--max-depth", "3"), &o), 0);
+	assert_true(o.nested);
+	assert_int_equal(o.max_depth, 3);
+	assert_int_equal(parse(ARGV("-k", "x", "-d", "1"), &o), 0);
+	assert_int_equal(o.max_depth, 1);
+	assert_int_equal(parse(ARGV("-k", "x", "--max-depth=64"), &o), 0);
+	assert_int_equal(o.max_depth, OPT_MAX_DEPTH_MAX);
+
+	assert_parse_error(ARGV("-k", "x", "--max-depth", "0"),
+			   "--max-depth 0 is out of range: use 1 to 64");
+	assert_parse_error(ARGV("-k", "x", "--max-depth", "65"),
+			   "--max-depth 65 is out of range: use 1 to 64");
+	assert_parse_error(ARGV("-k", "x", "--max-depth", "two"),
+			   "--max-depth 'two' is not a number");
+	assert_parse_error(ARGV("-k", "x", "--max-depth"), "option --max-depth needs a value");
 }
 
 static void test_run_unknown_option(void **state)
@@ -369,9 +411,20 @@ static void test_run_unknown_option(void **state)
 			   "unknown option '-x' (see nestvm run --help)");
 	assert_parse_error(ARGV("-xv", "-k", "x"),
 			   "unknown option '-x' (see nestvm run --help)");
+	assert_parse_error(ARGV("--kernel=x", "-yv"),
+			   "unknown option '-y' (see nestvm run --help)");
+	assert_parse_error(ARGV("-k", "x", "-:"),
+			   "unknown option '-:' (see nestvm run --help)");
+	assert_parse_error(ARGV("-k", "x", "-+v"),
+			   "unknown option '-+' (see nestvm run --help)");
 	/* A value given to an option that takes none. */
 	assert_parse_error(ARGV("-k", "x", "--verbose=2"),
 			   "unknown option '--verbose=2' (see nestvm run --help)");
+	assert_parse_error(ARGV("-k", "x", "--verb=2"),
+			   "unknown option '--verb=2' (see nestvm run --help)");
+	/* An ambiguous abbreviation (--cmdline, --cpus). */
+	assert_parse_error(ARGV("-k", "x", "--c", "1"),
+			   "unknown option '--c' (see nestvm run --help)");
 }
 
 static void test_run_missing_value(void **state)
@@ -381,7 +434,9 @@ static void test_run_missing_value(void **state)
 	assert_parse_error(ARGV("-k", "x", "--memory"), "option --memory needs a value");
 	assert_parse_error(ARGV("-k", "x", "--cpus"), "option --cpus needs a value");
 	assert_parse_error(ARGV("-k", "x", "-i"), "option -i needs a value");
-	assert_parse_error(ARGV("-k", "x", "-vc"), "option -vc needs a value");
+	assert_parse_error(ARGV("-k", "x", "-vc"), "option -c needs a value");
+	assert_parse_error(ARGV("--kernel=x", "-p"), "option -p needs a value");
+	assert_parse_error(ARGV("-k", "x", "--mem"), "option --mem needs a value");
 }
 
 static void test_run_kernel_required(void **state)
@@ -490,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_run_cpus),
 		cmocka_unit_test(test_run_memory),
 		cmocka_unit_test(test_run_memory_whole_pages),
+		cmocka_unit_test(test_run_nested),
 		cmocka_unit_test(test_run_unknown_option),
 		cmocka_unit_test(test_run_missing_value),
 		cmocka_unit_test(test_run_kernel_required),
