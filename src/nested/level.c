@@ -68,26 +68,27 @@ void nest_guest_plan(const struct nest_level *here, unsigned int max_depth, bool
 	out->capped = nested && below == 0;
 }
 
-static int nest_entry_add(struct kvm_cpuid2 *cpuid, uint32_t cap, uint32_t leaf,
-			  const uint32_t regs[4])
+static struct kvm_cpuid_entry2 *nest_entry_find(struct kvm_cpuid2 *cpuid, uint32_t leaf)
 {
-	struct kvm_cpuid_entry2 *e = NULL;
-
 	for (uint32_t i = 0; i < cpuid->nent; i++)
 		if (cpuid->entries[i].function == leaf)
-			e = &cpuid->entries[i];
-	if (!e) {
-		if (cpuid->nent >= cap)
-			return -ENOSPC;
+			return &cpuid->entries[i];
+	return NULL;
+}
+
+/* The caller made sure there is room. */
+static void nest_entry_set(struct kvm_cpuid2 *cpuid, uint32_t leaf, const uint32_t regs[4])
+{
+	struct kvm_cpuid_entry2 *e = nest_entry_find(cpuid, leaf);
+
+	if (!e)
 		e = &cpuid->entries[cpuid->nent++];
-	}
 	memset(e, 0, sizeof(*e));
 	e->function = leaf;
 	e->eax = regs[0];
 	e->ebx = regs[1];
 	e->ecx = regs[2];
 	e->edx = regs[3];
-	return 0;
 }
 
 int nest_leaf_add(struct kvm_cpuid2 *cpuid, uint32_t cap, const struct nest_guest *g)
@@ -95,15 +96,16 @@ int nest_leaf_add(struct kvm_cpuid2 *cpuid, uint32_t cap, const struct nest_gues
 	uint32_t base[4] = { NEST_LEAF_INFO, 0, 0, 0 };
 	uint32_t info[4] = { g->level, g->remaining, g->expose ? NEST_FLAG_EXPOSED : 0,
 			     NEST_VERSION };
-	int r;
+	uint32_t need = !nest_entry_find(cpuid, NEST_LEAF_BASE) + !nest_entry_find(cpuid, NEST_LEAF_INFO);
 
+	if (cpuid->nent + need > cap)
+		return -ENOSPC;  /* all or nothing */
 	memcpy(&base[1], NEST_SIGNATURE, 4);
 	memcpy(&base[2], NEST_SIGNATURE + 4, 4);
 	memcpy(&base[3], NEST_SIGNATURE + 8, 4);
-	r = nest_entry_add(cpuid, cap, NEST_LEAF_BASE, base);
-	if (r)
-		return r;
-	return nest_entry_add(cpuid, cap, NEST_LEAF_INFO, info);
+	nest_entry_set(cpuid, NEST_LEAF_BASE, base);
+	nest_entry_set(cpuid, NEST_LEAF_INFO, info);
+	return 0;
 }
 
 void nest_level_name(unsigned int level, char *buf, unsigned long len)
