@@ -156,6 +156,8 @@ static int run_vm(struct run_ctx *c, char *err, size_t errlen)
 	int kvm_fd, r;
 
 	run_plan_nesting(c);
+	/* Before any thread exists (I/O loop, slirp, console, vCPUs). */
+	vm_block_term_signals();
 	kvm_fd = kvm_open(err, errlen);
 	if (kvm_fd < 0)
 		return EXIT_NO_KVM;
@@ -163,14 +165,28 @@ static int run_vm(struct run_ctx *c, char *err, size_t errlen)
 	c->vm_created = true;
 	if (r)
 		return r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
-	r = platform_init(&c->plat, &c->vm, console_write, &c->con, err, errlen);
-	if (r)
-		return EXIT_VMM_ERROR;
+	struct platform_config pcfg = {
+		.rng = c->opt.rng,
+		.n_disks = c->opt.n_disks, .disks = c->opt.disks,
+		.n_nics = c->opt.n_nics, .nics = c->opt.nics,
+	};
+
+	r = platform_init(&c->plat, &c->vm, &pcfg, console_write, &c->con, err, errlen);
+	if (r) {
+		/* A disk or NIC the user named that cannot be used is their input. */
+		bool user = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -EBUSY;
+		return user ? EXIT_USAGE : EXIT_VMM_ERROR;
+	}
 	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
 	if (r == -ENOTSUP)
 		return EXIT_NO_KVM;
 	if (r)
 		return (r == -ENOSPC || r == -E2BIG || r == -EINVAL) ? EXIT_USAGE : EXIT_VMM_ERROR;
+	r = platform_start(&c->plat);
+	if (r) {
+		snprintf(err, errlen, "cannot start the I/O thread: %s", strerror(-r));
+		return EXIT_VMM_ERROR;
+	}
 	r = console_start(&c->con, STDIN_FILENO, STDOUT_FILENO, &c->plat.serial,
 			  vm_request_stop, &c->vm);
 	if (r) {

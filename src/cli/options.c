@@ -85,6 +85,15 @@ const char *options_run_usage(void)
 	       "      --expose-virtualization-extensions   the same as --nested\n"
 	       "  -d, --max-depth N    levels this guest and its descendants may span (1-64):\n"
 	       "                       1 = the guest may not nest, 2 = its guests may not, ...\n"
+	       "  -r, --rng            a virtio-rng device (entropy from the host's getrandom)\n"
+	       "      --disk PATH[,ro] a virtio-blk disk on a raw image file (repeatable)\n"
+	       "      --nic user|tap[:NAME]  a virtio-net NIC: user-mode NAT (libslirp, the\n"
+	       "                       default) or a tap device (repeatable); the options\n"
+	       "                       below apply to the NIC named before them:\n"
+	       "      --mac MAC        its MAC address (default 02:4e:56:00:00:0N)\n"
+	       "      --forward tcp:HOSTPORT:GUESTPORT   forward a host port (user NAT)\n"
+	       "      --mac-spoofing on|off   let the guest send from other MACs (off)\n"
+	       "      --allow-mac MAC  admit one more source MAC, spoofing still off\n"
 	       "  -v, --verbose        more messages (repeat for debug)\n"
 	       "  -q, --quiet          errors only\n"
 	       "  -h, --help           this text\n"
@@ -159,6 +168,125 @@ static const char *options_bad_name(int c, char **argv, const char *shortopts, c
 	return name;
 }
 
+/* The NIC that --mac/--forward/--mac-spoofing/--allow-mac apply to: the
+ * last one declared, or an implicit user-mode NIC. */
+static struct net_config *options_cur_nic(struct run_options *o, bool create, char *err,
+					  size_t errlen)
+{
+	struct net_config *n;
+
+	if (!create && o->n_nics > 0)
+		return &o->nics[o->n_nics - 1];
+	if (o->n_nics >= OPT_MAX_NICS) {
+		options_err(err, errlen, "too many NICs: at most %d", OPT_MAX_NICS);
+		return NULL;
+	}
+	n = &o->nics[o->n_nics];
+	memset(n, 0, sizeof(*n));
+	n->backend = NET_BACKEND_USER;
+	memcpy(n->mac, "\x02\x4e\x56\x00\x00", 5);
+	n->mac[5] = (uint8_t)(o->n_nics + 1);
+	o->n_nics++;
+	return n;
+}
+
+static int options_parse_forward(struct net_config *n, const char *arg, char *err, size_t errlen)
+{
+	unsigned int h, g;
+	char tail;
+
+	if (sscanf(arg, "tcp:%u:%u%c", &h, &g, &tail) != 2 || !h || !g || h > 65535 || g > 65535)
+		return options_err(err, errlen, "--forward '%s': use tcp:HOSTPORT:GUESTPORT "
+				   "(ports 1-65535)", arg);
+	if (n->backend != NET_BACKEND_USER)
+		return options_err(err, errlen, "--forward needs a user-mode NIC (--nic user)");
+	if (n->n_forwards >= NET_MAX_FORWARDS)
+		return options_err(err, errlen, "too many --forward: at most %d a NIC",
+				   NET_MAX_FORWARDS);
+	n->forwards[n->n_forwards++] = (struct net_forward){ (uint16_t)h, (uint16_t)g };
+	return 0;
+}
+
+static int options_parse_nic(struct run_options *o, const char *arg, char *err, size_t errlen)
+{
+	struct net_config *n;
+
+	if (strcmp(arg, "user") != 0 && strcmp(arg, "tap") != 0 && strncmp(arg, "tap:", 4) != 0)
+		return options_err(err, errlen, "--nic '%s': use user, tap or tap:NAME", arg);
+	if (strncmp(arg, "tap:", 4) == 0 && (strlen(arg + 4) == 0 || strlen(arg + 4) >= 16))
+		return options_err(err, errlen, "--nic '%s': a tap name has 1 to 15 characters", arg);
+	n = options_cur_nic(o, true, err, errlen);
+	if (!n)
+		return -EINVAL;
+	if (strcmp(arg, "user") != 0) {
+		n->backend = NET_BACKEND_TAP;
+		snprintf(n->tap_name, sizeof(n->tap_name), "%s", arg[3] == ':' ? arg + 4 : "");
+	}
+	return 0;
+}
+
+static int options_parse_disk(struct run_options *o, const char *arg, char *err, size_t errlen)
+{
+	const char *comma = strrchr(arg, ',');
+	struct blk_config *d;
+	size_t len = strlen(arg);
+
+	if (o->n_disks >= OPT_MAX_DISKS)
+		return options_err(err, errlen, "too many disks: at most %d", OPT_MAX_DISKS);
+	d = &o->disks[o->n_disks];
+	d->readonly = false;
+	if (comma && (strcmp(comma, ",ro") == 0 || strcmp(comma, ",readonly") == 0)) {
+		len = (size_t)(comma - arg);
+		d->readonly = true;
+	}
+	if (len == 0)
+		return options_err(err, errlen, "--disk needs a path");
+	if (len >= sizeof(d->path))
+		return options_err(err, errlen, "--disk: the path is too long");
+	memcpy(d->path, arg, len);
+	d->path[len] = '\0';
+	o->n_disks++;
+	return 0;
+}
+
+static int options_parse_device(struct run_options *o, int c, const char *arg, char *err,
+				size_t errlen)
+{
+	struct net_config *n;
+
+	switch (c) {
+	case 'D': return options_parse_disk(o, arg, err, errlen);
+	case 'N': return options_parse_nic(o, arg, err, errlen);
+	default: break;
+	}
+	n = options_cur_nic(o, false, err, errlen);
+	if (!n)
+		return -EINVAL;
+	switch (c) {
+	case 'M':
+		if (net_parse_mac(arg, n->mac) || (n->mac[0] & 1))
+			return options_err(err, errlen, "--mac '%s' is not a unicast MAC address "
+					   "(like 02:4e:56:00:00:01)", arg);
+		return 0;
+	case 'F':
+		return options_parse_forward(n, arg, err, errlen);
+	case 'S':
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+			return options_err(err, errlen, "--mac-spoofing '%s': use on or off", arg);
+		n->mac_spoofing = strcmp(arg, "on") == 0;
+		return 0;
+	case 'A':
+	default:
+		if (n->n_allowed >= NET_MAX_ALLOWED)
+			return options_err(err, errlen, "too many --allow-mac: at most %d a NIC",
+					   NET_MAX_ALLOWED);
+		if (net_parse_mac(arg, n->allowed[n->n_allowed]))
+			return options_err(err, errlen, "--allow-mac '%s' is not a MAC address", arg);
+		n->n_allowed++;
+		return 0;
+	}
+}
+
 int options_parse_run(int argc, char **argv, struct run_options *o, char *err, size_t errlen)
 {
 	static const struct option longopts[] = {
@@ -170,12 +298,19 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 		{ "nested", no_argument, NULL, 'n' },
 		{ "expose-virtualization-extensions", no_argument, NULL, 'n' },
 		{ "max-depth", required_argument, NULL, 'd' },
+		{ "rng", no_argument, NULL, 'r' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "nic", required_argument, NULL, 'N' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "forward", required_argument, NULL, 'F' },
+		{ "mac-spoofing", required_argument, NULL, 'S' },
+		{ "allow-mac", required_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char shortopts[] = "+:k:i:c:p:m:nd:vqh";
+	static const char shortopts[] = "+:k:i:c:p:m:nd:rvqh";
 	char name[3];
 	int c;
 
@@ -201,6 +336,11 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 				return -EINVAL;
 			break;
 		case 'n': o->nested = true; break;
+		case 'r': o->rng = true; break;
+		case 'D': case 'N': case 'M': case 'F': case 'S': case 'A':
+			if (options_parse_device(o, c, optarg, err, errlen))
+				return -EINVAL;
+			break;
 		case 'd':
 			if (options_parse_uint("--max-depth", optarg, 1, OPT_MAX_DEPTH_MAX,
 					       &o->max_depth, err, errlen))

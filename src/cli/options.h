@@ -7,11 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtio/blk.h"
+#include "virtio/net.h"
+
 #define OPT_MEMORY_MIN      (32ULL << 20)   /* 32 MiB */
 #define OPT_MEMORY_MAX      (1ULL << 40)    /* 1 TiB */
 #define OPT_MEMORY_DEFAULT  (512ULL << 20)
 #define OPT_CPUS_MAX        255
 #define OPT_MAX_DEPTH_MAX   64
+#define OPT_MAX_DISKS       8
+#define OPT_MAX_NICS        4
 #define OPT_CMDLINE_DEFAULT "console=ttyS0"
 
 struct run_options {
@@ -21,6 +26,11 @@ struct run_options {
 	unsigned int cpus;
 	uint64_t memory;      /* bytes */
 	bool nested;          /* expose VMX/SVM to the guest */
+	bool rng;             /* a virtio-rng device */
+	unsigned int n_disks;
+	struct blk_config disks[OPT_MAX_DISKS];
+	unsigned int n_nics;
+	struct net_config nics[OPT_MAX_NICS];
 	unsigned int max_depth; /* levels the guest and its descendants may span; 0: no limit */
 	int verbosity;        /* 0 normal, 1 -v, 2 -vv; -1 quiet */
 	bool help;

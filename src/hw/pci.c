@@ -372,3 +372,52 @@ void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 	}
 	pthread_mutex_unlock(&bus->lock);
 }
+
+void pci_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_bus *bus = opaque;
+	uint64_t addr = PCI_MMIO_BASE + offset;
+	struct pci_device *hit = NULL;
+	int hit_bar = -1;
+	uint64_t hit_off = 0;
+
+	pthread_mutex_lock(&bus->lock);
+	for (int s = 1; s < PCI_MAX_SLOTS && !hit; s++) {
+		struct pci_device *dev = bus->slots[s];
+		uint64_t bars[PCI_NUM_BARS];
+
+		if (!dev || !dev->bar_io)
+			continue;
+		pci_bar_addrs(dev, bars);
+		for (int b = 0; b < PCI_NUM_BARS; b++) {
+			if (!dev->bar_size[b] || dev->bar_is_io[b] || !bars[b])
+				continue;
+			if (addr >= bars[b] && addr - bars[b] < dev->bar_size[b] &&
+			    len <= dev->bar_size[b] - (addr - bars[b])) {
+				hit = dev;
+				hit_bar = b;
+				hit_off = addr - bars[b];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&bus->lock);
+	if (hit)
+		hit->bar_io(hit, hit_bar, hit_off, data, len, is_write);
+	else if (!is_write)
+		memset(data, 0xff, len);
+}
+
+uint32_t pci_device_conf_read(struct pci_bus *bus, const struct pci_device *dev, uint16_t offset,
+			      int size)
+{
+	uint32_t v = 0;
+
+	if (size < 1 || size > 4 || offset + (unsigned int)size > PCI_CONF_SPACE)
+		return 0xffffffffu;
+	pthread_mutex_lock(&bus->lock);
+	for (int i = 0; i < size; i++)
+		v |= (uint32_t)dev->config[offset + i] << (8 * i);
+	pthread_mutex_unlock(&bus->lock);
+	return v;
+}

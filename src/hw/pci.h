@@ -31,6 +31,11 @@
 
 struct pci_device;
 
+/* An access the guest made inside one of the device's memory or I/O BARs
+ * (offset from the BAR's start). Called without the bus lock. */
+typedef void (*pci_bar_io_fn)(struct pci_device *dev, int bar, uint64_t offset, uint8_t *data,
+			      uint32_t len, bool is_write);
+
 /* Called after the guest moves BAR `bar` (address 0 = disabled by the
  * command register or not yet placed). Called with the bus lock held. */
 typedef void (*pci_bar_moved_fn)(struct pci_device *dev, int bar, uint64_t old_addr,
@@ -44,6 +49,7 @@ struct pci_device {
 	bool bar_is_io[PCI_NUM_BARS];
 	bool bar_is_64[PCI_NUM_BARS];    /* takes this BAR and the next */
 	pci_bar_moved_fn bar_moved;
+	pci_bar_io_fn bar_io;            /* MMIO accesses routed by pci_mmio_io() */
 	void *opaque;                    /* the device model behind it */
 	uint8_t slot;
 	uint8_t cap_last;                /* offset of the last capability, 0 = none */
@@ -100,6 +106,16 @@ void pci_conf_write(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t fu
  * there reads all-ones and is dropped. With the enable bit clear the data
  * port reads all-ones. Nothing here claims 0xCF9 (the PIIX/ICH reset control
  * register): a byte write there lands in the 0xCF8 region and is ignored. */
+/* iobus handler for the whole 32-bit PCI MMIO window (PCI_MMIO_BASE,
+ * PCI_MMIO_SIZE): finds the device whose enabled memory BAR holds the
+ * address and hands it the access; all-ones / dropped otherwise. */
+void pci_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* Read a config-space value of a device under the bus lock (e.g. MSI-X
+ * message control). */
+uint32_t pci_device_conf_read(struct pci_bus *bus, const struct pci_device *dev, uint16_t offset,
+			      int size);
+
 void pci_conf_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 

@@ -198,6 +198,23 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 	}
 }
 
+static void vm_term_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
+void vm_block_term_signals(void)
+{
+	sigset_t term;
+
+	vm_term_signals(&term);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+}
+
 enum vm_stop_reason vm_run(struct vm *vm)
 {
 	sigset_t term;
@@ -205,12 +222,8 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 	/* Terminating signals are read from a signalfd by this thread; every
 	 * thread created below inherits the blocked mask. */
-	sigemptyset(&term);
-	sigaddset(&term, SIGINT);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGHUP);
-	sigaddset(&term, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	vm_block_term_signals();
+	vm_term_signals(&term);
 	sig_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vcpu_signals_init() < 0)
 		vm_fail(vm, VM_STOP_ERROR, "cannot install the vCPU kick signal handler");

@@ -73,6 +73,11 @@ static inline bool vm_stopping(struct vm *vm)
 	return atomic_load(&vm->stop_reason) != VM_STOP_NONE;
 }
 
+/* Block the terminating signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) in the
+ * calling thread, so every thread it creates inherits the mask and vm_run()
+ * reads them from a signalfd. Call before starting any thread. */
+void vm_block_term_signals(void);
+
 /* Start the vCPU threads, wait for a stop request or a terminating signal,
  * stop and join the vCPUs. Returns the stop reason. */
 enum vm_stop_reason vm_run(struct vm *vm);

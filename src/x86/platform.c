@@ -17,14 +17,59 @@ struct platform_port {
 	const char *name;
 };
 
-int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void *out_opaque,
-		  char *err, size_t errlen)
+static int platform_add_virtio(struct platform *p, struct vm *vm, const struct platform_config *cfg,
+			       char *err, size_t errlen)
 {
+	int r = iobus_register(&vm->mmio, PCI_MMIO_BASE, PCI_MMIO_SIZE, pci_mmio_io, &p->pci,
+			       "pci-mmio");
+
+	if (r) {
+		snprintf(err, errlen, "cannot register the PCI MMIO window: %s", strerror(-r));
+		return r;
+	}
+	for (unsigned int i = 0; i < cfg->n_disks && i < PLATFORM_MAX_DISKS; i++) {
+		p->disks[i] = calloc(1, sizeof(*p->disks[i]));
+		if (!p->disks[i])
+			return -ENOMEM;
+		p->disks[i]->fd = -1;
+		r = virtio_blk_init(p->disks[i], &cfg->disks[i], vm, &p->pci, &p->irq, &p->loop,
+				    err, errlen);
+		if (r)
+			return r;
+	}
+	for (unsigned int i = 0; i < cfg->n_nics && i < PLATFORM_MAX_NICS; i++) {
+		r = virtio_net_create(&p->nics[i], &cfg->nics[i], vm, &p->pci, &p->irq, &p->loop,
+				      err, errlen);
+		if (r)
+			return r;
+	}
+	if (cfg->rng) {
+		p->rng = calloc(1, sizeof(*p->rng));
+		r = p->rng ? virtio_rng_init(p->rng, vm, &p->pci, &p->irq, &p->loop) : -ENOMEM;
+		if (r) {
+			snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int platform_init(struct platform *p, struct vm *vm, const struct platform_config *cfg,
+		  serial_out_fn out_fn, void *out_opaque, char *err, size_t errlen)
+{
+	int r;
+
 	serial_init(&p->serial, SERIAL_COM1_IRQ, vm_irq_line, vm, out_fn, out_opaque);
 	i8042_init(&p->i8042, vm_request_stop, vm);
 	acpi_pm_init(&p->acpi_pm, vm_request_stop, vm);
 	pci_bus_init(&p->pci);
+	irq_router_init(&p->irq, vm->vm_fd);
+	r = evloop_init(&p->loop);
 	p->initialised = true;
+	if (r) {
+		snprintf(err, errlen, "cannot create the I/O loop: %s", strerror(-r));
+		return r;
+	}
 
 	const struct platform_port ports[] = {
 		{ SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_io, &p->serial, "serial" },
@@ -35,7 +80,7 @@ int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void 
 		{ PCI_CONF_DATA_PORT, 4, pci_conf_data_io, &p->pci, "pci-data" },
 	};
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		int r = iobus_register(&vm->pio, ports[i].base, ports[i].len, ports[i].fn,
+		r = iobus_register(&vm->pio, ports[i].base, ports[i].len, ports[i].fn,
 				       ports[i].opaque, ports[i].name);
 		if (r) {
 			snprintf(err, errlen, "cannot register %s at port 0x%llx: %s",
@@ -43,13 +88,29 @@ int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void 
 			return r;
 		}
 	}
-	return 0;
+	return platform_add_virtio(p, vm, cfg, err, errlen);
+}
+
+int platform_start(struct platform *p)
+{
+	return evloop_start(&p->loop);
 }
 
 void platform_destroy(struct platform *p)
 {
 	if (!p->initialised)
 		return;
+	evloop_destroy(&p->loop);
+	free(p->rng);
+	for (unsigned int i = 0; i < PLATFORM_MAX_DISKS; i++) {
+		if (p->disks[i])
+			virtio_blk_destroy(p->disks[i]);
+		free(p->disks[i]);
+	}
+	for (unsigned int i = 0; i < PLATFORM_MAX_NICS; i++)
+		if (p->nics[i])
+			virtio_net_destroy(p->nics[i]);
+	irq_router_destroy(&p->irq);
 	serial_destroy(&p->serial);
 	i8042_destroy(&p->i8042);
 	acpi_pm_destroy(&p->acpi_pm);

@@ -11,21 +11,45 @@
 #include "hw/pci.h"
 #include "hw/serial.h"
 #include "nested/level.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+#include "vmm/evloop.h"
+#include "vmm/irq.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
+
+/* Optional devices. */
+struct platform_config {
+	bool rng;            /* virtio-rng */
+	unsigned int n_disks;
+	const struct blk_config *disks;
+	unsigned int n_nics;
+	const struct net_config *nics;
+};
+
+#define PLATFORM_MAX_DISKS 8
+#define PLATFORM_MAX_NICS  4
 
 struct platform {
 	struct serial8250 serial;
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 	struct pci_bus pci;
+	struct irq_router irq;
+	struct evloop loop;          /* the I/O thread for virtio devices */
+	struct virtio_rng *rng;
+	struct virtio_blk *disks[PLATFORM_MAX_DISKS];
+	struct virtio_net *nics[PLATFORM_MAX_NICS];
 	bool initialised;
 };
 
 /* Create the devices and put them on vm's buses. Guest serial output goes
  * to out_fn(out_opaque, ...). */
-int platform_init(struct platform *p, struct vm *vm, serial_out_fn out_fn, void *out_opaque,
-		  char *err, size_t errlen);
+int platform_init(struct platform *p, struct vm *vm, const struct platform_config *cfg,
+		  serial_out_fn out_fn, void *out_opaque, char *err, size_t errlen);
+/* Start / stop the I/O thread (around vm_run). */
+int platform_start(struct platform *p);
 void platform_destroy(struct platform *p);
 
 /* Write the ACPI tables, load kernel/initrd/command line (req->rsdp_addr is

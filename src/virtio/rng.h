@@ -1,0 +1,16 @@
+/* virtio-rng (entropy device, type 4): fills the guest's buffers from
+ * getrandom(2). One queue, no configuration. */
+#ifndef NESTVM_VIRTIO_RNG_H
+#define NESTVM_VIRTIO_RNG_H
+
+#include "virtio/virtio_pci.h"
+
+struct virtio_rng {
+	struct virtio_pci vp;
+	uint64_t bytes;   /* entropy handed out, for -v statistics */
+};
+
+int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
+		    struct irq_router *irq, struct evloop *loop);
+
+#endif

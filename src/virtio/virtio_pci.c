@@ -1,0 +1,582 @@
+#include "virtio/virtio_pci.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+#include "x86/acpi.h"
+
+#define VIRTIO_PCI_CAP_COMMON  1
+#define VIRTIO_PCI_CAP_NOTIFY  2
+#define VIRTIO_PCI_CAP_ISR     3
+#define VIRTIO_PCI_CAP_DEVICE  4
+#define PCI_CAP_ID_VNDR        0x09
+#define PCI_CAP_ID_MSIX        0x11
+#define MSIX_CTRL_ENABLE       0x8000
+#define MSIX_CTRL_MASKALL      0x4000
+#define MSIX_ENTRY_MASKED      1u
+
+/* ---- little-endian helpers over byte buffers ---- */
+
+static void le_put(uint8_t *p, uint64_t v, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le_get(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+	for (unsigned int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* ---- interrupts ---- */
+
+static bool virtio_msix_enabled(struct virtio_pci *vp, bool *masked_all)
+{
+	uint32_t ctrl = pci_device_conf_read(vp->bus, &vp->pci, (uint16_t)(vp->msix_cap + 2), 2);
+
+	*masked_all = ctrl & MSIX_CTRL_MASKALL;
+	return ctrl & MSIX_CTRL_ENABLE;
+}
+
+static void virtio_fire_vector(struct virtio_pci *vp, uint16_t vector)
+{
+	uint64_t one = 1;
+
+	if (write(vp->vec_efd[vector], &one, sizeof(one)) < 0)
+		log_debug("%s: irqfd write: %s", vp->ops->name, strerror(errno));
+}
+
+/* Raise `vector` (MSI-X) or the INTx line with ISR bit `isr_bit`. */
+static void virtio_raise(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
+{
+	bool masked_all, fire = false, intx = false;
+
+	pthread_mutex_lock(&vp->lock);
+	if (virtio_msix_enabled(vp, &masked_all)) {
+		if (vector < VIRTIO_MSIX_VECTORS) {
+			if (masked_all || (vp->msix[vector].ctrl & MSIX_ENTRY_MASKED))
+				vp->msix_pending |= 1ULL << vector;
+			else
+				fire = true;
+		}
+	} else {
+		vp->isr |= isr_bit;
+		intx = true;
+	}
+	pthread_mutex_unlock(&vp->lock);
+	if (fire)
+		virtio_fire_vector(vp, vector);
+	if (intx)
+		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 1);
+}
+
+void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q)
+{
+	struct virtio_pci_queue *vq = &vp->queues[q];
+
+	if (q >= vp->ops->num_queues || !vq_should_notify(&vq->vq))
+		return;
+	virtio_raise(vp, vq->msix_vector, 1);
+}
+
+void virtio_pci_needs_reset(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vp->config_gen++;
+	pthread_mutex_unlock(&vp->lock);
+	log_warn("%s: the guest driver broke a virtqueue's rules: device needs a reset",
+		 vp->ops->name);
+	virtio_raise(vp, vp->msix_config, 2);
+}
+
+uint64_t virtio_pci_features(struct virtio_pci *vp)
+{
+	uint64_t f;
+
+	pthread_mutex_lock(&vp->lock);
+	f = vp->driver_features;
+	pthread_mutex_unlock(&vp->lock);
+	return f;
+}
+
+/* ---- notifications (ioeventfd) ---- */
+
+static void virtio_kick(struct virtio_pci *vp, unsigned int q)
+{
+	uint64_t one = 1;
+
+	if (write(vp->queues[q].kick_efd, &one, sizeof(one)) < 0)
+		log_debug("%s: kick: %s", vp->ops->name, strerror(errno));
+}
+
+static void virtio_ioeventfds(struct virtio_pci *vp, uint64_t base, bool assign)
+{
+	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
+		struct kvm_ioeventfd io = {
+			.addr = base + VIRTIO_NOTIFY_OFF + q * VIRTIO_NOTIFY_MULT,
+			.len = 2,
+			.fd = vp->queues[q].kick_efd,
+			.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+		};
+		if (ioctl(vp->vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+			log_warn("%s: KVM_IOEVENTFD %s queue %u: %s", vp->ops->name,
+				 assign ? "assign" : "deassign", q, strerror(errno));
+	}
+}
+
+static void virtio_bar_moved(struct pci_device *dev, int bar, uint64_t old_addr, uint64_t new_addr)
+{
+	struct virtio_pci *vp = dev->opaque;
+
+	if (bar != 0)
+		return;
+	if (old_addr)
+		virtio_ioeventfds(vp, old_addr, false);
+	if (new_addr)
+		virtio_ioeventfds(vp, new_addr, true);
+	vp->notify_base = new_addr;
+}
+
+static void virtio_loop_kick(void *opaque, int fd)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
+		struct virtio_pci_queue *vq = &vp->queues[q];
+		bool run;
+
+		if (vq->kick_efd != fd)
+			continue;
+		pthread_mutex_lock(&vp->lock);
+		run = vq->vq.ready && (vp->status & VIRTIO_STATUS_DRIVER_OK) &&
+		      !(vp->status & VIRTIO_STATUS_NEEDS_RESET);
+		pthread_mutex_unlock(&vp->lock);
+		if (!run)
+			return;
+		pthread_mutex_lock(&vq->lock);
+		vp->ops->queue_notify(vp->dev, vp, q);
+		pthread_mutex_unlock(&vq->lock);
+		return;
+	}
+}
+
+/* ---- common configuration ---- */
+
+struct virtio_field {
+	uint16_t off, len;
+};
+
+enum {
+	F_DFSELECT, F_DF, F_GFSELECT, F_GF, F_MSIX_CONFIG, F_NUM_QUEUES, F_STATUS, F_GEN,
+	F_QSELECT, F_QSIZE, F_QMSIX, F_QENABLE, F_QNOTIFY_OFF, F_QDESC, F_QDRIVER, F_QDEVICE,
+	F_COUNT
+};
+
+static const struct virtio_field virtio_fields[F_COUNT] = {
+	[F_DFSELECT] = { 0x00, 4 }, [F_DF] = { 0x04, 4 }, [F_GFSELECT] = { 0x08, 4 },
+	[F_GF] = { 0x0c, 4 }, [F_MSIX_CONFIG] = { 0x10, 2 }, [F_NUM_QUEUES] = { 0x12, 2 },
+	[F_STATUS] = { 0x14, 1 }, [F_GEN] = { 0x15, 1 }, [F_QSELECT] = { 0x16, 2 },
+	[F_QSIZE] = { 0x18, 2 }, [F_QMSIX] = { 0x1a, 2 }, [F_QENABLE] = { 0x1c, 2 },
+	[F_QNOTIFY_OFF] = { 0x1e, 2 }, [F_QDESC] = { 0x20, 8 }, [F_QDRIVER] = { 0x28, 8 },
+	[F_QDEVICE] = { 0x30, 8 },
+};
+
+static uint64_t virtio_device_features(const struct virtio_pci *vp)
+{
+	return vp->ops->features | VIRTIO_F_VERSION_1;
+}
+
+static struct virtio_pci_queue *virtio_sel_queue(struct virtio_pci *vp)
+{
+	return vp->queue_sel < vp->ops->num_queues ? &vp->queues[vp->queue_sel] : NULL;
+}
+
+/* The whole common structure as the driver sees it. Called with vp->lock. */
+static void virtio_common_snapshot(struct virtio_pci *vp, uint8_t buf[VIRTIO_COMMON_LEN])
+{
+	struct virtio_pci_queue *q = virtio_sel_queue(vp);
+	uint64_t df = virtio_device_features(vp);
+	uint64_t v[F_COUNT] = { 0 };
+
+	memset(buf, 0, VIRTIO_COMMON_LEN);
+	v[F_DFSELECT] = vp->dfselect;
+	v[F_DF] = vp->dfselect == 0 ? (uint32_t)df : vp->dfselect == 1 ? df >> 32 : 0;
+	v[F_GFSELECT] = vp->gfselect;
+	v[F_GF] = vp->gfselect == 0 ? (uint32_t)vp->driver_features :
+		  vp->gfselect == 1 ? vp->driver_features >> 32 : 0;
+	v[F_MSIX_CONFIG] = vp->msix_config;
+	v[F_NUM_QUEUES] = vp->ops->num_queues;
+	v[F_STATUS] = vp->status;
+	v[F_GEN] = vp->config_gen;
+	v[F_QSELECT] = vp->queue_sel;
+	if (q) {
+		v[F_QSIZE] = q->vq.size;
+		v[F_QMSIX] = q->msix_vector;
+		v[F_QENABLE] = q->vq.ready;
+		v[F_QNOTIFY_OFF] = vp->queue_sel;
+		v[F_QDESC] = q->vq.desc_gpa;
+		v[F_QDRIVER] = q->vq.avail_gpa;
+		v[F_QDEVICE] = q->vq.used_gpa;
+	}
+	for (int f = 0; f < F_COUNT; f++)
+		le_put(buf + virtio_fields[f].off, v[f], virtio_fields[f].len);
+}
+
+/* Transport state back to reset. Called with vp->lock; the queues are
+ * reset separately by virtio_reset_queues() without it, because the I/O
+ * thread takes a queue's lock first and vp->lock second. */
+static void virtio_reset_locked(struct virtio_pci *vp)
+{
+	vp->dfselect = vp->gfselect = 0;
+	vp->driver_features = 0;
+	vp->status = 0;
+	vp->queue_sel = 0;
+	vp->msix_config = VIRTIO_NO_VECTOR;
+	vp->isr = 0;
+	vp->msix_pending = 0;
+}
+
+static void virtio_reset_queues(struct virtio_pci *vp)
+{
+	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
+		struct virtio_pci_queue *vq = &vp->queues[q];
+		pthread_mutex_lock(&vq->lock);
+		vq_reset(&vq->vq);
+		vq->vq.size = vp->ops->queue_max;
+		vq->msix_vector = VIRTIO_NO_VECTOR;
+		pthread_mutex_unlock(&vq->lock);
+	}
+}
+
+static void virtio_write_status(struct virtio_pci *vp, uint8_t st, bool *kick_all, bool *reset)
+{
+	uint64_t df = virtio_device_features(vp);
+
+	if (st == 0) {
+		virtio_reset_locked(vp);
+		*reset = true;
+		return;
+	}
+	if ((st & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((vp->driver_features & ~df) || !(vp->driver_features & VIRTIO_F_VERSION_1)))
+		st &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;  /* the driver reads it back */
+	if ((st & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_DRIVER_OK))
+		*kick_all = true;
+	vp->status = (uint8_t)(st | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
+}
+
+static void virtio_queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q)
+{
+	q->vq.event_idx = vp->driver_features & VIRTIO_F_RING_EVENT_IDX;
+	q->vq.indirect = vp->driver_features & VIRTIO_F_RING_INDIRECT_DESC;
+	if (vq_validate(&q->vq) == 0)
+		q->vq.ready = true;
+	else
+		log_warn("%s: the driver enabled a queue whose rings are not in guest RAM",
+			 vp->ops->name);
+}
+
+/* Apply one written field. Called with vp->lock. */
+static void virtio_common_apply(struct virtio_pci *vp, int f, uint64_t v, bool *kick_all,
+				bool *reset)
+{
+	struct virtio_pci_queue *q = virtio_sel_queue(vp);
+	bool q_open = q && !q->vq.ready;
+
+	switch (f) {
+	case F_DFSELECT: vp->dfselect = (uint32_t)v; break;
+	case F_GFSELECT: vp->gfselect = (uint32_t)v; break;
+	case F_GF:
+		if (vp->status & VIRTIO_STATUS_FEATURES_OK || vp->gfselect > 1)
+			break;
+		if (vp->gfselect == 0)
+			vp->driver_features = (vp->driver_features & ~0xffffffffULL) | (uint32_t)v;
+		else
+			vp->driver_features = (vp->driver_features & 0xffffffffULL) | (v << 32);
+		break;
+	case F_MSIX_CONFIG:
+		vp->msix_config = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR;
+		break;
+	case F_STATUS: virtio_write_status(vp, (uint8_t)v, kick_all, reset); break;
+	case F_QSELECT: vp->queue_sel = (uint16_t)v; break;
+	case F_QSIZE:
+		if (q_open && v && v <= vp->ops->queue_max && !(v & (v - 1)))
+			q->vq.size = (uint16_t)v;
+		break;
+	case F_QMSIX:
+		if (q)
+			q->msix_vector = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR;
+		break;
+	case F_QENABLE:
+		if (q_open && v == 1)
+			virtio_queue_enable(vp, q);
+		break;
+	case F_QDESC: if (q_open) q->vq.desc_gpa = v; break;
+	case F_QDRIVER: if (q_open) q->vq.avail_gpa = v; break;
+	case F_QDEVICE: if (q_open) q->vq.used_gpa = v; break;
+	default: break; /* read-only */
+	}
+}
+
+static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+			     bool is_write)
+{
+	uint8_t buf[VIRTIO_COMMON_LEN], old[VIRTIO_COMMON_LEN];
+	bool kick_all = false, reset = false;
+
+	if (off >= VIRTIO_COMMON_LEN || len > VIRTIO_COMMON_LEN - off) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&vp->lock);
+	virtio_common_snapshot(vp, buf);
+	if (!is_write) {
+		memcpy(data, buf + off, len);
+		pthread_mutex_unlock(&vp->lock);
+		return;
+	}
+	memcpy(old, buf, sizeof(old));
+	memcpy(buf + off, data, len);
+	for (int f = 0; f < F_COUNT; f++) {
+		const struct virtio_field *fd = &virtio_fields[f];
+		if (fd->off + fd->len <= off || fd->off >= off + len)
+			continue;  /* not touched by this write */
+		virtio_common_apply(vp, f, le_get(buf + fd->off, fd->len), &kick_all, &reset);
+	}
+	pthread_mutex_unlock(&vp->lock);
+	if (reset)
+		virtio_reset_queues(vp);
+	if (reset && vp->ops->reset)
+		vp->ops->reset(vp->dev);
+	if (reset && vp->isr == 0)
+		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
+	if (kick_all)
+		for (unsigned int q = 0; q < vp->ops->num_queues; q++)
+			virtio_kick(vp, q);
+}
+
+/* ---- ISR, device config, MSI-X ---- */
+
+static void virtio_isr_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+			  bool is_write)
+{
+	uint8_t isr;
+
+	if (is_write)
+		return;
+	memset(data, 0, len);
+	if (off != 0)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	isr = vp->isr;
+	vp->isr = 0;
+	pthread_mutex_unlock(&vp->lock);
+	data[0] = isr;
+	if (isr)
+		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
+}
+
+static void virtio_devcfg_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+			     bool is_write)
+{
+	if (off >= vp->ops->config_len || len > vp->ops->config_len - off) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	if (is_write && vp->ops->config_write)
+		vp->ops->config_write(vp->dev, (uint32_t)off, data, len);
+	else if (!is_write && vp->ops->config_read)
+		vp->ops->config_read(vp->dev, (uint32_t)off, data, len);
+	else if (!is_write)
+		memset(data, 0, len);
+}
+
+static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+			   bool is_write)
+{
+	unsigned int vec = (unsigned int)(off / 16), word = (unsigned int)(off % 16) / 4;
+	uint32_t *f;
+	bool fire = false, reroute = false;
+	struct msix_entry e;
+
+	if (vec >= VIRTIO_MSIX_VECTORS || (off % 4) + len > 4 || (len != 4 && len != 2 && len != 1)) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&vp->lock);
+	f = &vp->msix[vec].addr_lo + word;
+	if (!is_write) {
+		le_put(data, *f >> (8 * (off % 4)), len);
+		pthread_mutex_unlock(&vp->lock);
+		return;
+	}
+	{
+		uint8_t b[4];
+		le_put(b, *f, 4);
+		memcpy(b + off % 4, data, len);
+		*f = (uint32_t)le_get(b, 4);
+	}
+	if (word < 3) {
+		reroute = true;
+	} else if (!(vp->msix[vec].ctrl & MSIX_ENTRY_MASKED) && (vp->msix_pending & (1ULL << vec))) {
+		vp->msix_pending &= ~(1ULL << vec);
+		fire = true;
+	}
+	e = vp->msix[vec];
+	pthread_mutex_unlock(&vp->lock);
+	if (reroute)
+		irq_msi_set(vp->irq, vp->vec_gsi[vec],
+			    ((uint64_t)e.addr_hi << 32) | e.addr_lo, e.data);
+	if (fire)
+		virtio_fire_vector(vp, (uint16_t)vec);
+}
+
+static void virtio_bar_io(struct pci_device *dev, int bar, uint64_t off, uint8_t *data,
+			  uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = dev->opaque;
+
+	if (bar != 0) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	if (off < VIRTIO_NOTIFY_OFF) {
+		virtio_common_io(vp, off - VIRTIO_COMMON_OFF, data, len, is_write);
+	} else if (off < VIRTIO_ISR_OFF) {
+		/* A kick that missed the ioeventfd (another width): same effect. */
+		unsigned int q = (unsigned int)((off - VIRTIO_NOTIFY_OFF) / VIRTIO_NOTIFY_MULT);
+		if (is_write && q < vp->ops->num_queues)
+			virtio_kick(vp, q);
+		else if (!is_write)
+			memset(data, 0, len);
+	} else if (off < VIRTIO_DEVCFG_OFF) {
+		virtio_isr_io(vp, off - VIRTIO_ISR_OFF, data, len, is_write);
+	} else if (off < VIRTIO_MSIX_TABLE_OFF) {
+		virtio_devcfg_io(vp, off - VIRTIO_DEVCFG_OFF, data, len, is_write);
+	} else if (off < VIRTIO_MSIX_PBA_OFF) {
+		virtio_msix_io(vp, off - VIRTIO_MSIX_TABLE_OFF, data, len, is_write);
+	} else if (!is_write) {
+		uint64_t pba;
+		pthread_mutex_lock(&vp->lock);
+		pba = vp->msix_pending;
+		pthread_mutex_unlock(&vp->lock);
+		memset(data, 0, len);
+		if (off - VIRTIO_MSIX_PBA_OFF < 8)
+			le_put(data, pba >> (8 * (off - VIRTIO_MSIX_PBA_OFF)), len);
+	}
+}
+
+/* ---- set-up ---- */
+
+static int virtio_add_vndr_cap(struct pci_device *pci, uint8_t type, uint32_t off, uint32_t len,
+			       uint32_t extra, bool has_extra)
+{
+	uint8_t cap[20] = { PCI_CAP_ID_VNDR, 0, has_extra ? 20 : 16, type, 0 /* bar */ };
+
+	le_put(cap + 8, off, 4);
+	le_put(cap + 12, len, 4);
+	if (has_extra)
+		le_put(cap + 16, extra, 4);
+	return pci_device_add_cap(pci, cap, has_extra ? 20 : 16);
+}
+
+static int virtio_add_caps(struct virtio_pci *vp)
+{
+	uint8_t msix[12] = { PCI_CAP_ID_MSIX, 0 };
+	int off, r;
+
+	r = virtio_add_vndr_cap(&vp->pci, VIRTIO_PCI_CAP_COMMON, VIRTIO_COMMON_OFF,
+				VIRTIO_COMMON_LEN, 0, false);
+	if (r >= 0)
+		r = virtio_add_vndr_cap(&vp->pci, VIRTIO_PCI_CAP_NOTIFY, VIRTIO_NOTIFY_OFF,
+					vp->ops->num_queues * VIRTIO_NOTIFY_MULT,
+					VIRTIO_NOTIFY_MULT, true);
+	if (r >= 0)
+		r = virtio_add_vndr_cap(&vp->pci, VIRTIO_PCI_CAP_ISR, VIRTIO_ISR_OFF, 4, 0, false);
+	if (r >= 0 && vp->ops->config_len)
+		r = virtio_add_vndr_cap(&vp->pci, VIRTIO_PCI_CAP_DEVICE, VIRTIO_DEVCFG_OFF,
+					vp->ops->config_len, 0, false);
+	if (r < 0)
+		return r;
+	le_put(msix + 2, VIRTIO_MSIX_VECTORS - 1, 2);
+	le_put(msix + 4, VIRTIO_MSIX_TABLE_OFF | 0, 4);
+	le_put(msix + 8, VIRTIO_MSIX_PBA_OFF | 0, 4);
+	off = pci_device_add_cap(&vp->pci, msix, sizeof(msix));
+	if (off < 0)
+		return off;
+	vp->msix_cap = (uint8_t)off;
+	vp->pci.wmask[off + 3] = 0xc0;  /* MSI-X enable, function mask */
+	return 0;
+}
+
+int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
+		    struct irq_router *irq, struct evloop *loop,
+		    const struct virtio_device_ops *ops, void *dev)
+{
+	int r, slot;
+
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MAX_QUEUES ||
+	    ops->queue_max == 0 || ops->queue_max > VQ_MAX_SIZE ||
+	    (ops->queue_max & (ops->queue_max - 1)) || ops->config_len > VIRTIO_DEVCFG_LEN)
+		return -EINVAL;
+	memset(vp, 0, sizeof(*vp));
+	vp->ops = ops;
+	vp->dev = dev;
+	vp->vm = vm;
+	vp->bus = bus;
+	vp->irq = irq;
+	pthread_mutex_init(&vp->lock, NULL);
+	pci_device_init(&vp->pci, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id),
+			ops->class_code, 1, VIRTIO_PCI_VENDOR, ops->device_id);
+	vp->pci.opaque = vp;
+	vp->pci.bar_moved = virtio_bar_moved;
+	vp->pci.bar_io = virtio_bar_io;
+	vp->pci.config[0x3d] = 1;  /* INTA */
+	r = pci_device_set_bar(&vp->pci, 0, VIRTIO_BAR0_SIZE, false, true);
+	if (r)
+		return r;
+	r = virtio_add_caps(vp);
+	if (r)
+		return r;
+	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++) {
+		vp->msix[v].ctrl = MSIX_ENTRY_MASKED;
+		vp->vec_gsi[v] = irq_msi_alloc(irq, &vp->vec_efd[v]);
+		if (vp->vec_gsi[v] < 0)
+			return vp->vec_gsi[v];
+	}
+	for (unsigned int q = 0; q < ops->num_queues; q++) {
+		struct virtio_pci_queue *vq = &vp->queues[q];
+		pthread_mutex_init(&vq->lock, NULL);
+		vq->vq.mem = &vm->mem;
+		vq->kick_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vq->kick_efd < 0)
+			return -errno;
+		r = evloop_add(loop, vq->kick_efd, virtio_loop_kick, vp);
+		if (r)
+			return r;
+	}
+	virtio_reset_locked(vp);
+	virtio_reset_queues(vp);
+	slot = pci_bus_add(bus, &vp->pci, 0);
+	if (slot < 0)
+		return slot;
+	vp->intx_gsi = (int)acpi_pci_irq_gsi((unsigned int)slot, 0);
+	vp->pci.config[0x3c] = (uint8_t)vp->intx_gsi;
+	return 0;
+}

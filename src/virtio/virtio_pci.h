@@ -1,0 +1,129 @@
+/* The virtio 1.x PCI transport ("modern" only): a PCI function with one
+ * 64-bit memory BAR holding the common configuration, notification, ISR and
+ * device configuration structures and the MSI-X table, found by the stock
+ * kernel's virtio_pci driver through vendor capabilities.
+ *
+ *   BAR0 + 0x0000  common configuration
+ *   BAR0 + 0x1000  notifications: queue q at 0x1000 + 4 q (ioeventfd: a kick
+ *                  is an eventfd signal for the I/O thread, no exit)
+ *   BAR0 + 0x2000  ISR status (INTx only)
+ *   BAR0 + 0x3000  device-specific configuration
+ *   BAR0 + 0x4000  MSI-X table, BAR0 + 0x5000 pending bits
+ *
+ * Interrupts go through irqfd (one MSI GSI per vector) when the driver
+ * enables MSI-X, else through the slot's INTx line.
+ */
+#ifndef NESTVM_VIRTIO_VIRTIO_PCI_H
+#define NESTVM_VIRTIO_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw/pci.h"
+#include "virtio/virtqueue.h"
+#include "vmm/evloop.h"
+#include "vmm/irq.h"
+#include "vmm/vm.h"
+
+#define VIRTIO_PCI_VENDOR        0x1af4
+#define VIRTIO_PCI_DEVICE_BASE   0x1040
+#define VIRTIO_MAX_QUEUES        8
+#define VIRTIO_MSIX_VECTORS      (VIRTIO_MAX_QUEUES + 1)
+#define VIRTIO_NO_VECTOR         0xffff
+
+#define VIRTIO_BAR0_SIZE         0x8000
+#define VIRTIO_COMMON_OFF        0x0000
+#define VIRTIO_COMMON_LEN        0x40
+#define VIRTIO_NOTIFY_OFF        0x1000
+#define VIRTIO_NOTIFY_MULT       4
+#define VIRTIO_ISR_OFF           0x2000
+#define VIRTIO_DEVCFG_OFF        0x3000
+#define VIRTIO_DEVCFG_LEN        0x1000
+#define VIRTIO_MSIX_TABLE_OFF    0x4000
+#define VIRTIO_MSIX_PBA_OFF      0x5000
+
+#define VIRTIO_F_RING_INDIRECT_DESC (1ULL << 28)
+#define VIRTIO_F_RING_EVENT_IDX     (1ULL << 29)
+#define VIRTIO_F_VERSION_1          (1ULL << 32)
+
+#define VIRTIO_STATUS_ACKNOWLEDGE  1
+#define VIRTIO_STATUS_DRIVER       2
+#define VIRTIO_STATUS_DRIVER_OK    4
+#define VIRTIO_STATUS_FEATURES_OK  8
+#define VIRTIO_STATUS_NEEDS_RESET  64
+#define VIRTIO_STATUS_FAILED       128
+
+struct virtio_pci;
+
+/* What a device model gives the transport. Queue work runs on the I/O
+ * thread; config accesses on a vCPU thread. */
+struct virtio_device_ops {
+	const char *name;
+	uint16_t device_id;          /* virtio type: 1 net, 2 block, 4 entropy */
+	uint32_t class_code;
+	uint64_t features;           /* device features (VERSION_1 is added) */
+	uint16_t num_queues;
+	uint16_t queue_max;          /* largest queue size, power of two */
+	uint32_t config_len;
+	void (*config_read)(void *dev, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(void *dev, uint32_t off, const uint8_t *data, uint32_t len);
+	/* Queue q was kicked (or became ready); process it. */
+	void (*queue_notify)(void *dev, struct virtio_pci *vp, unsigned int q);
+	/* The driver reset the device. */
+	void (*reset)(void *dev);
+};
+
+struct virtio_pci_queue {
+	struct virtqueue vq;
+	uint16_t msix_vector;
+	int kick_efd;
+	pthread_mutex_t lock;        /* serialises processing of this queue */
+};
+
+struct msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct virtio_pci {
+	struct pci_device pci;
+	const struct virtio_device_ops *ops;
+	void *dev;
+	struct vm *vm;
+	struct pci_bus *bus;
+	struct irq_router *irq;
+	pthread_mutex_t lock;        /* transport state below */
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint8_t status;
+	uint8_t config_gen;
+	uint16_t queue_sel;
+	uint16_t msix_config;
+	uint8_t isr;
+	int intx_gsi;
+	uint8_t msix_cap;            /* config-space offset of the MSI-X capability */
+	struct msix_entry msix[VIRTIO_MSIX_VECTORS];
+	uint64_t msix_pending;
+	int vec_gsi[VIRTIO_MSIX_VECTORS];
+	int vec_efd[VIRTIO_MSIX_VECTORS];
+	uint64_t notify_base;        /* guest address of the notify area, 0 = unmapped */
+	struct virtio_pci_queue queues[VIRTIO_MAX_QUEUES];
+};
+
+/* Create the PCI function and put it on the bus; register its kicks with
+ * the I/O loop. Returns 0 or -errno. */
+int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
+		    struct irq_router *irq, struct evloop *loop,
+		    const struct virtio_device_ops *ops, void *dev);
+
+/* After pushing used buffers on queue q: interrupt the driver if it wants. */
+void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q);
+
+/* The device hit a guest error it cannot go on from: DEVICE_NEEDS_RESET and
+ * a configuration-change interrupt. */
+void virtio_pci_needs_reset(struct virtio_pci *vp);
+
+/* Negotiated features. */
+uint64_t virtio_pci_features(struct virtio_pci *vp);
+
+#endif
