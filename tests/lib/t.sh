@@ -6,12 +6,15 @@
 #     $T_LOG_DIR/NAME.log; passes when its exit status is RC and the output
 #     matches every PATTERN (grep -E). A PATTERN starting with '!' must NOT
 #     match. Prints "TEST-RESULT PASS NAME" or "TEST-RESULT FAIL NAME: why"
-#     with the end of the log.
+#     with the end of the log. With T_STRIP_CR=1, carriage returns are
+#     removed from the log before matching (output that came through
+#     serial consoles ends its lines with \r\n, \r\r\n, ...).
 #   t_summary: "N passed, N failed"; status 0 when nothing failed.
 T_PASS=0
 T_FAIL=0
 T_LOG_DIR=${T_LOG_DIR:-/tmp/nestvm-tests}
 T_TIMEOUT=${T_TIMEOUT:-300}
+T_STRIP_CR=${T_STRIP_CR:-0}
 mkdir -p "$T_LOG_DIR"
 
 t_pass() {
@@ -39,6 +42,9 @@ t_case() {
 	_log="$T_LOG_DIR/$_name.log"
 	timeout "$T_TIMEOUT" "$@" </dev/null >"$_log" 2>&1
 	_rc=$?
+	if [ "$T_STRIP_CR" = 1 ]; then
+		tr -d '\r' <"$_log" >"$_log.tmp" && mv -f "$_log.tmp" "$_log"
+	fi
 	if [ "$_rc" -ne "$_want" ]; then
 		t_fail "$_name" "exit status $_rc, expected $_want" "$_log"
 		return 0

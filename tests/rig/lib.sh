@@ -89,6 +89,28 @@ rig_module_order() {
 	}' "$mdir/modules.dep"
 }
 
+# rig_install_modules KERNEL_DIR ROOT NAME...: copy the named modules and
+# their dependencies (rig_module_order) from KERNEL_DIR/modules into
+# ROOT/lib/modules/<ver>/, and list them, dependencies first, in
+# ROOT/etc/rig/modules as "<ver>/<path> [params]" (kvm-amd and kvm-intel get
+# nested=1): the file host-init and tests/guest/init load.
+rig_install_modules() {
+	local kdir=$1 root=$2 kver m mods params
+	shift 2
+	kver=$(cat "$kdir/version")
+	mods=$(rig_module_order "$kdir/modules" "$@") || exit 1
+	mkdir -p "$root/etc/rig"
+	: >"$root/etc/rig/modules"
+	for m in $mods; do
+		case $m in *.ko) ;; *) rig_die "$m: compressed modules are not supported" ;; esac
+		mkdir -p "$root/lib/modules/$kver/$(dirname "$m")"
+		cp "$kdir/modules/$m" "$root/lib/modules/$kver/$m"
+		params=
+		case $(basename "$m") in kvm-amd.ko | kvm-intel.ko) params=nested=1 ;; esac
+		echo "$kver/$m $params" >>"$root/etc/rig/modules"
+	done
+}
+
 # rig_copy_bin BIN ROOT [DEST]: copy executable BIN to ROOT/DEST (default
 # ROOT/usr/bin/<name>) with every shared library ldd lists, each at its own
 # path (the dynamic loader included), so it runs inside the image at ROOT.
