@@ -21,6 +21,8 @@
  */
 #include "virtio/blk.h"
 
+#include "virtio/le.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,20 +42,6 @@
 /* Data buffers in one request: the header and the status take one each. */
 #define BLK_SEG_MAX    (VQ_MAX_BUFS - 2)
 
-static void le_store(uint8_t *p, uint64_t v, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le_load(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- request handling ---- */
 
@@ -199,8 +187,8 @@ int blk_handle_request(struct virtio_blk *blk, const struct vq_req *req, uint32_
 		return -EINVAL;
 	if (vq_req_read(req, 0, hdr, BLK_HDR_LEN) != BLK_HDR_LEN)
 		return -EINVAL;
-	type = (uint32_t)le_load(hdr, 4);
-	sector = le_load(hdr + 8, 8);
+	type = (uint32_t)le_get(hdr, 4);
+	sector = le_get(hdr + 8, 8);
 	in_data = req->in_len - 1;           /* writable bytes before the status */
 	out_data = req->out_len - BLK_HDR_LEN; /* readable bytes after the header */
 
@@ -328,9 +316,9 @@ static void blk_set_serial(struct virtio_blk *blk, unsigned int index)
 static void blk_fill_config(struct virtio_blk *blk)
 {
 	memset(blk->config, 0, sizeof(blk->config));
-	le_store(blk->config + 0, blk->capacity, 8);        /* capacity */
-	le_store(blk->config + 12, BLK_SEG_MAX, 4);         /* seg_max */
-	le_store(blk->config + 20, VIRTIO_BLK_SECTOR, 4);   /* blk_size */
+	le_put(blk->config + 0, blk->capacity, 8);        /* capacity */
+	le_put(blk->config + 12, BLK_SEG_MAX, 4);         /* seg_max */
+	le_put(blk->config + 20, VIRTIO_BLK_SECTOR, 4);   /* blk_size */
 }
 
 static int blk_fail(struct virtio_blk *blk, int r)
@@ -425,8 +413,8 @@ static unsigned int blk_index(const struct pci_bus *bus, const struct pci_device
 
 	for (unsigned int s = 0; s < PCI_MAX_SLOTS && s < self->slot; s++) {
 		const struct pci_device *d = bus->slots[s];
-		if (d && le_load(d->config, 2) == VIRTIO_PCI_VENDOR &&
-		    le_load(d->config + 2, 2) == VIRTIO_PCI_DEVICE_BASE + 2)
+		if (d && le_get(d->config, 2) == VIRTIO_PCI_VENDOR &&
+		    le_get(d->config + 2, 2) == VIRTIO_PCI_DEVICE_BASE + 2)
 			n++;
 	}
 	return n;

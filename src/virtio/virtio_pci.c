@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "virtio/le.h"
 #include "vmm/log.h"
 #include "x86/acpi.h"
 
@@ -19,22 +20,6 @@
 #define MSIX_CTRL_ENABLE       0x8000
 #define MSIX_CTRL_MASKALL      0x4000
 #define MSIX_ENTRY_MASKED      1u
-
-/* ---- little-endian helpers over byte buffers ---- */
-
-static void le_put(uint8_t *p, uint64_t v, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le_get(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-	for (unsigned int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- interrupts ---- */
 
