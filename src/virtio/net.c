@@ -108,14 +108,6 @@ static uint64_t net_get(atomic_uint_fast64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static void net_signal(int efd)
-{
-	uint64_t one = 1;
-
-	if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_debug("virtio-net: eventfd write: %s", strerror(errno));
-}
-
 static void net_drain(int efd)
 {
 	uint64_t n;
@@ -244,7 +236,7 @@ static void net_backend_send(struct virtio_net *net, const uint8_t *frame, uint3
 			net_count(&net->drop_other, 1);
 			return;
 		}
-		net_signal(net->slirp_efd);
+		evloop_signal_fd(net->slirp_efd);
 	}
 	net_count(&net->tx_frames, 1);
 	net_count(&net->tx_bytes, len);
@@ -463,7 +455,7 @@ static ssize_t net_slirp_send_packet(const void *buf, size_t len, void *opaque)
 		return (ssize_t)len;
 	}
 	net_rx_enqueue(net, buf, (uint32_t)len);
-	net_signal(net->rx_efd);
+	evloop_signal_fd(net->rx_efd);
 	return (ssize_t)len;
 }
 
@@ -530,7 +522,7 @@ static void net_slirp_notify(void *opaque)
 {
 	struct virtio_net *net = opaque;
 
-	net_signal(net->slirp_efd);
+	evloop_signal_fd(net->slirp_efd);
 }
 
 static const SlirpCb net_slirp_cb = {
@@ -719,7 +711,7 @@ static void net_free(struct virtio_net *net)
 {
 	if (net->slirp_started) {
 		atomic_store(&net->slirp_stop, true);
-		net_signal(net->slirp_efd);
+		evloop_signal_fd(net->slirp_efd);
 		pthread_join(net->slirp_thread, NULL);
 	}
 	/* The slirp thread is gone: this thread may call slirp now. */

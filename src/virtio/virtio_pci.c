@@ -33,10 +33,7 @@ static bool virtio_msix_enabled(struct virtio_pci *vp, bool *masked_all)
 
 static void virtio_fire_vector(struct virtio_pci *vp, uint16_t vector)
 {
-	uint64_t one = 1;
-
-	if (write(vp->vec_efd[vector], &one, sizeof(one)) < 0)
-		log_debug("%s: irqfd write: %s", vp->ops->name, strerror(errno));
+	evloop_signal_fd(vp->vec_efd[vector]);
 }
 
 /* Raise `vector` (MSI-X) or the INTx line with ISR bit `isr_bit`. */
@@ -97,10 +94,7 @@ uint64_t virtio_pci_features(struct virtio_pci *vp)
 
 static void virtio_kick(struct virtio_pci *vp, unsigned int q)
 {
-	uint64_t one = 1;
-
-	if (write(vp->queues[q].kick_efd, &one, sizeof(one)) < 0)
-		log_debug("%s: kick: %s", vp->ops->name, strerror(errno));
+	evloop_signal_fd(vp->queues[q].kick_efd);
 }
 
 static void virtio_ioeventfds(struct virtio_pci *vp, uint64_t base, bool assign)

@@ -9,6 +9,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm/log.h"
+
+void evloop_signal_fd(int efd)
+{
+	uint64_t one = 1;
+
+	if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("eventfd %d: write: %s", efd, strerror(errno));
+}
+
 int evloop_init(struct evloop *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -73,13 +83,10 @@ int evloop_start(struct evloop *l)
 
 void evloop_stop(struct evloop *l)
 {
-	uint64_t one = 1;
-
 	if (!l->started)
 		return;
 	atomic_store(&l->stop, true);
-	if (write(l->wake_efd, &one, sizeof(one)) < 0)
-		return;
+	evloop_signal_fd(l->wake_efd);
 	pthread_join(l->thread, NULL);
 	l->started = false;
 }

@@ -27,6 +27,11 @@ struct evloop {
 	struct evloop_handler *handlers;
 };
 
+/* Add 1 to an eventfd's counter (a wake-up, a kick, an irqfd). A full
+ * counter (EAGAIN) already means "signalled"; other errors are logged at
+ * debug level. */
+void evloop_signal_fd(int efd);
+
 int evloop_init(struct evloop *l);
 /* Call fn(opaque, fd) on the loop thread whenever fd is readable. */
 int evloop_add(struct evloop *l, int fd, evloop_fn fn, void *opaque);

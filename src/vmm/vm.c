@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "vmm/evloop.h"
 #include "vmm/log.h"
 
 #define VM_TSS_ADDR          0xfffbd000ULL
@@ -150,18 +151,14 @@ void vm_request_stop(void *opaque, enum vm_stop_reason reason)
 {
 	struct vm *vm = opaque;
 	int expected = VM_STOP_NONE;
-	uint64_t one = 1;
 
-	if (atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason)) {
-		if (write(vm->stop_efd, &one, sizeof(one)) < 0)
-			log_debug("stop eventfd: %s", strerror(errno));
-	}
+	if (atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason))
+		evloop_signal_fd(vm->stop_efd);
 }
 
 void vm_fail(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 {
 	int expected = VM_STOP_NONE;
-	uint64_t one = 1;
 	va_list ap;
 
 	/* Claim the stop first so only the winning thread writes the detail. */
@@ -171,8 +168,7 @@ void vm_fail(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 	vsnprintf(vm->stop_detail, sizeof(vm->stop_detail), fmt, ap);
 	va_end(ap);
 	atomic_store(&vm->stop_reason, (int)reason);
-	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
-		log_debug("stop eventfd: %s", strerror(errno));
+	evloop_signal_fd(vm->stop_efd);
 }
 
 /* Wait for a stop request or a terminating signal. */
