@@ -1,0 +1,89 @@
+/* The registry: VM definitions and their states in an embedded SQLite
+ * database, <state dir>/nestvm.db.
+ *
+ * - WAL journal, synchronous=FULL: a commit is on disk when it returns, and
+ *   kill -9 of any process at any moment leaves the database consistent.
+ * - Every change is one transaction (BEGIN IMMEDIATE): a state transition
+ *   reads the current state, asks lifecycle/state.c whether the operation is
+ *   allowed, and writes the new state, atomically; two CLI commands racing
+ *   on one VM are serialized by SQLite (busy timeout), never lost.
+ * - The schema is versioned (PRAGMA user_version) and migrated forward step
+ *   by step in one transaction; a database from a newer nestvm is refused.
+ * - A file that is not a database, or a locked one, gives a clear error
+ *   naming the file and what to do; never a crash.
+ */
+#ifndef NESTVM_REGISTRY_REGISTRY_H
+#define NESTVM_REGISTRY_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lifecycle/state.h"
+#include "registry/vmdef.h"
+
+#define REGISTRY_DB_NAME "nestvm.db"
+
+struct registry;  /* opaque */
+
+struct vm_record {
+	struct vm_def def;
+	enum vm_state state;
+	char reason[256];       /* why it is in this state ("the guest powered off") */
+	int pid;                /* the VM process while active; 0 otherwise */
+	int64_t created;        /* unix seconds */
+	int64_t state_changed;  /* unix seconds of the last transition */
+	int64_t started;        /* unix seconds of the last start; 0 never */
+	int last_exit;          /* the VM process's exit status; -1 none yet */
+};
+
+/* Fields a transition may set (NULL / -1: leave as is; reason is replaced
+ * by "" when NULL). */
+struct vm_transition {
+	const char *reason;
+	int pid;                /* -1: keep; entering a non-active state clears it */
+	int last_exit;          /* -1: keep */
+};
+
+/* Which state directory: `opt` (--state-dir) if given; else
+ * $NESTVM_STATE_DIR; else /var/lib/nestvm for root; else
+ * $XDG_STATE_HOME/nestvm, or $HOME/.local/state/nestvm. 0, or -EINVAL
+ * (no HOME) / -ENAMETOOLONG with a message. */
+int registry_state_dir(const char *opt, char *out, size_t len, char *err, size_t errlen);
+
+/* Open (creating the directory, mode 0700, and the database) and migrate.
+ * Errors: -ENOTRECOVERABLE corrupt / not a database, -EBUSY locked,
+ * -EPROTO made by a newer nestvm, -errno otherwise; err says which file and
+ * what to do. */
+int registry_open(struct registry **out, const char *state_dir, char *err, size_t errlen);
+void registry_close(struct registry *r);
+const char *registry_dir(const struct registry *r);
+
+/* The schema version this build writes. */
+int registry_schema_version(void);
+
+/* A new definition in state STOPPED. -EEXIST when the name is taken. */
+int registry_create(struct registry *r, const struct vm_def *d, char *err, size_t errlen);
+
+/* -ENOENT ("no VM named 'x'") when there is none. */
+int registry_get(struct registry *r, const char *name, struct vm_record *out, char *err,
+		 size_t errlen);
+
+/* Every record, sorted by name; *out is malloc'ed (free() it). */
+int registry_list(struct registry *r, struct vm_record **out, size_t *n, char *err,
+		  size_t errlen);
+
+/* Replace a definition (same name), allowed only where VM_OP_MODIFY is:
+ * else -EPERM with vm_state_refusal()'s message, `what` naming the change. */
+int registry_update(struct registry *r, const struct vm_def *d, const char *what, char *err,
+		    size_t errlen);
+
+/* Delete, allowed only where VM_OP_DELETE is (-EPERM otherwise). */
+int registry_delete(struct registry *r, const char *name, char *err, size_t errlen);
+
+/* Apply `op` atomically: -ENOENT, -EPERM (refused: message from
+ * vm_state_refusal()), or 0 with the state before in *from (may be NULL). */
+int registry_transition(struct registry *r, const char *name, enum vm_op op,
+			const struct vm_transition *t, enum vm_state *from, char *err,
+			size_t errlen);
+
+#endif
