@@ -1,240 +1,38 @@
 /* nestvm run: one VM in the foreground. */
 #include "cli/commands.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/sysinfo.h>
-#include <unistd.h>
 
 #include "cli/options.h"
-#include "nested/level.h"
-#include "vmm/console.h"
-#include "vmm/kvm.h"
+#include "cli/runner.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
-#include "x86/boot.h"
-#include "x86/platform.h"
-
-#define KERNEL_MAX_BYTES (256ULL << 20)
-
-struct run_ctx {
-	struct run_options opt;
-	uint8_t *kernel, *initrd;
-	size_t kernel_len, initrd_len;
-	struct bzimage_info info;
-	struct vm vm;
-	bool vm_created;
-	struct platform plat;
-	struct console con;
-	struct nest_level here;
-	struct nest_guest plan;
-};
-
-/* Where the guest will stand: its level, and whether it gets VMX/SVM. */
-static void run_plan_nesting(struct run_ctx *c)
-{
-	char here[8], guest[8];
-
-	nest_level_detect(&c->here, nest_cpuid_native);
-	nest_guest_plan(&c->here, c->opt.max_depth, c->opt.nested, &c->plan);
-	nest_level_name(c->here.level, here, sizeof(here));
-	nest_level_name(c->plan.level, guest, sizeof(guest));
-	if (c->plan.capped && c->opt.max_depth == 1)
-		log_warn("--nested: not exposing virtualization extensions: --max-depth 1 lets "
-			 "this guest run no guests of its own");
-	else if (c->plan.capped)
-		log_warn("--nested: not exposing virtualization extensions: this nestvm runs at %s, "
-			 "the last level allowed to run a hypervisor's guests (a --max-depth set "
-			 "above it), so %s gets no VMX/SVM", here, guest);
-	log_info("the guest runs at %s, virtualization extensions %s", guest,
-		 c->plan.expose ? "exposed" : "hidden");
-}
-
-static void run_set_verbosity(int v)
-{
-	log_set_level(v < 0 ? LOG_ERROR : v == 0 ? LOG_WARN : v == 1 ? LOG_INFO : LOG_DEBUG);
-}
-
-/* Files and sizes first: they are the user's mistakes, reported before KVM
- * is even opened. */
-static int run_load_inputs(struct run_ctx *c, char *err, size_t errlen)
-{
-	char sz[32], ram[32];
-	struct sysinfo si;
-	int r;
-
-	if (sysinfo(&si) == 0 && c->opt.memory > (uint64_t)si.totalram * si.mem_unit) {
-		options_format_size(c->opt.memory, sz, sizeof(sz));
-		options_format_size((uint64_t)si.totalram * si.mem_unit, ram, sizeof(ram));
-		snprintf(err, errlen, "--memory %s is more than this host's RAM (%s)", sz, ram);
-		return -EINVAL;
-	}
-	r = cli_load_file("kernel", c->opt.kernel, KERNEL_MAX_BYTES, &c->kernel,
-			  &c->kernel_len, err, errlen);
-	if (r)
-		return r;
-	{
-		char why[256];
-		if (bzimage_parse(c->kernel, c->kernel_len, &c->info, why, sizeof(why))) {
-			snprintf(err, errlen, "kernel %s %s", c->opt.kernel, why);
-			return -EINVAL;
-		}
-	}
-	if (c->opt.initrd) {
-		r = cli_load_file("initrd", c->opt.initrd, c->opt.memory, &c->initrd,
-				  &c->initrd_len, err, errlen);
-		if (r == -EFBIG) {
-			options_format_size(c->opt.memory, sz, sizeof(sz));
-			snprintf(err, errlen, "initrd %s is larger than guest RAM (%s): use a "
-				 "larger --memory", c->opt.initrd, sz);
-		}
-		if (r)
-			return r;
-	}
-	return boot_check_fit(&c->info, c->opt.memory, c->initrd_len, strlen(c->opt.cmdline),
-			      err, errlen);
-}
-
-static const char *run_signal_name(int sig)
-{
-	const char *s = sigabbrev_np(sig);
-	return s ? s : "?";
-}
-
-static void run_print_stats(const struct vm *vm)
-{
-	struct vcpu_stats t = { 0 };
-
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		t.exits += vm->vcpus[i].stats.exits;
-		t.exits_io += vm->vcpus[i].stats.exits_io;
-		t.exits_mmio += vm->vcpus[i].stats.exits_mmio;
-		t.exits_other += vm->vcpus[i].stats.exits_other;
-	}
-	log_info("exits to userspace: %llu (port I/O %llu, MMIO %llu, other %llu)",
-		 (unsigned long long)t.exits, (unsigned long long)t.exits_io,
-		 (unsigned long long)t.exits_mmio, (unsigned long long)t.exits_other);
-}
-
-static int run_report(struct run_ctx *c, enum vm_stop_reason reason)
-{
-	run_print_stats(&c->vm);
-	switch (reason) {
-	case VM_STOP_POWEROFF:
-		log_info("the guest powered off");
-		return EXIT_GUEST_DONE;
-	case VM_STOP_REBOOT:
-		log_info("the guest rebooted: nestvm ends the VM on a reboot");
-		return EXIT_GUEST_DONE;
-	case VM_STOP_USER_QUIT:
-		log_warn("quit from the console (Ctrl-A x)");
-		return EXIT_GUEST_DONE;
-	case VM_STOP_SIGNAL:
-		log_warn("stopped by SIG%s", run_signal_name(c->vm.stop_signal));
-		return 128 + c->vm.stop_signal;
-	case VM_STOP_TRIPLE_FAULT:
-		log_error("%s", c->vm.stop_detail);
-		return EXIT_GUEST_CRASH;
-	case VM_STOP_ERROR:
-	case VM_STOP_NONE:
-	default:
-		log_error("%s", c->vm.stop_detail[0] ? c->vm.stop_detail : "internal error");
-		return EXIT_VMM_ERROR;
-	}
-}
-
-static int run_vm(struct run_ctx *c, char *err, size_t errlen)
-{
-	struct boot_request req = {
-		.kernel = c->kernel, .kernel_len = c->kernel_len,
-		.initrd = c->initrd, .initrd_len = c->initrd_len,
-		.cmdline = c->opt.cmdline,
-	};
-	int kvm_fd, r;
-
-	run_plan_nesting(c);
-	/* Before any thread exists (I/O loop, slirp, console, vCPUs). */
-	vm_block_term_signals();
-	kvm_fd = kvm_open(err, errlen);
-	if (kvm_fd < 0)
-		return EXIT_NO_KVM;
-	r = vm_create(&c->vm, kvm_fd, c->opt.cpus, c->opt.memory, err, errlen);
-	c->vm_created = true;
-	if (r)
-		return r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
-	struct platform_config pcfg = {
-		.rng = c->opt.rng,
-		.n_disks = c->opt.n_disks, .disks = c->opt.disks,
-		.n_nics = c->opt.n_nics, .nics = c->opt.nics,
-	};
-
-	r = platform_init(&c->plat, &c->vm, &pcfg, console_write, &c->con, err, errlen);
-	if (r) {
-		/* A disk or NIC the user named that cannot be used is their input. */
-		bool user = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -EBUSY;
-		return user ? EXIT_USAGE : EXIT_VMM_ERROR;
-	}
-	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
-	if (r == -ENOTSUP)
-		return EXIT_NO_KVM;
-	if (r)
-		return (r == -ENOSPC || r == -E2BIG || r == -EINVAL) ? EXIT_USAGE : EXIT_VMM_ERROR;
-	r = platform_start(&c->plat);
-	if (r) {
-		snprintf(err, errlen, "cannot start the I/O thread: %s", strerror(-r));
-		return EXIT_VMM_ERROR;
-	}
-	r = console_start(&c->con, STDIN_FILENO, STDOUT_FILENO, &c->plat.serial,
-			  vm_request_stop, &c->vm);
-	if (r) {
-		snprintf(err, errlen, "cannot start the console: %s", strerror(-r));
-		return EXIT_VMM_ERROR;
-	}
-	log_info("booting %s%s%s with %u vCPU%s and %llu MiB%s", c->opt.kernel,
-		 c->info.version[0] ? ", " : "", c->info.version, c->opt.cpus,
-		 c->opt.cpus == 1 ? "" : "s", (unsigned long long)(c->opt.memory >> 20),
-		 c->con.is_tty ? " (Ctrl-A x quits)" : "");
-	r = run_report(c, vm_run(&c->vm));
-	console_stop(&c->con);
-	err[0] = '\0';
-	return r;
-}
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_ctx *c = calloc(1, sizeof(*c));
+	struct run_options opt;
+	struct runner *r;
 	char err[1024] = "";
 	int status;
 
-	if (!c) {
+	if (options_parse_run(argc, argv, &opt, err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (opt.help) {
+		fputs(options_run_usage(), stdout);
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
 		log_error("out of memory");
 		return EXIT_VMM_ERROR;
 	}
-	if (options_parse_run(argc, argv, &c->opt, err, sizeof(err))) {
-		log_error("%s", err);
-		free(c);
-		return EXIT_USAGE;
-	}
-	if (c->opt.help) {
-		fputs(options_run_usage(), stdout);
-		free(c);
-		return 0;
-	}
-	run_set_verbosity(c->opt.verbosity);
-	if (run_load_inputs(c, err, sizeof(err)))
-		status = EXIT_USAGE;
-	else
-		status = run_vm(c, err, sizeof(err));
+	runner_set_verbosity(opt.verbosity);
+	status = runner_run(r, &opt, NULL, err, sizeof(err));
 	if (err[0])
 		log_error("%s", err);
-	platform_destroy(&c->plat);
-	if (c->vm_created)
-		vm_destroy(&c->vm);
-	free(c->kernel);
-	free(c->initrd);
-	free(c);
+	runner_free(r);
+	free(r);
 	return status;
 }

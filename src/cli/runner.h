@@ -1,0 +1,66 @@
+/* Boot one VM from run options and run it to its end: the core of
+ * `nestvm run` (foreground, console on stdin/stdout) and of the background
+ * VM process `start` launches (console on a socket, a log file, the API).
+ *
+ * Threads are described in docs/design.md; the runner only assembles them:
+ * load the inputs, create the VM and its devices, load the kernel, start
+ * the I/O thread and the console, then vm_run() until the VM stops. */
+#ifndef NESTVM_CLI_RUNNER_H
+#define NESTVM_CLI_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/options.h"
+#include "nested/level.h"
+#include "vmm/console.h"
+#include "vmm/vm.h"
+#include "x86/boot.h"
+#include "x86/platform.h"
+
+struct runner;
+
+struct runner_hooks {
+	/* Guest serial output. NULL: the terminal console (stdout), with
+	 * stdin as its input and the Ctrl-A escapes. */
+	serial_out_fn out_fn;
+	void *out_opaque;
+	/* After the devices exist, before the kernel is loaded (e.g. start a
+	 * console socket on r->plat.serial). Non-zero fails the start. */
+	int (*on_devices)(struct runner *r, void *opaque, char *err, size_t errlen);
+	/* Everything is set up; the vCPUs start right after this returns. */
+	void (*on_ready)(struct runner *r, void *opaque);
+	void *opaque;
+};
+
+struct runner {
+	struct run_options opt;
+	uint8_t *kernel, *initrd;
+	size_t kernel_len, initrd_len;
+	struct bzimage_info info;
+	struct vm vm;
+	bool vm_created;
+	struct platform plat;
+	struct console con;
+	bool con_used;
+	struct nest_level here;
+	struct nest_guest plan;
+	enum vm_stop_reason stop_reason;   /* after runner_run */
+};
+
+/* Set the log level from -v/-q (0 normal: warnings and errors). */
+void runner_set_verbosity(int v);
+
+/* Run the VM described by `opt` (copied) to its end. Returns the exit
+ * status of `nestvm run` (EXIT_* in cli/commands.h, or 128+signal); err
+ * holds the message of a failure (empty otherwise). Call runner_free()
+ * afterwards in every case. */
+int runner_run(struct runner *r, const struct run_options *opt, const struct runner_hooks *h,
+	       char *err, size_t errlen);
+void runner_free(struct runner *r);
+
+/* The stop reason as a sentence ("the guest powered off"). */
+const char *runner_stop_text(const struct runner *r, char *buf, size_t len);
+
+#endif
