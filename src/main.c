@@ -6,18 +6,61 @@
 #include "cli/commands.h"
 #include "vmm/log.h"
 
-#define NESTVM_VERSION "0.1.0"
+#define NESTVM_VERSION "0.2.0"
 
 static void main_usage(FILE *out)
 {
-	fputs("usage: nestvm COMMAND [options]\n"
+	fputs("usage: nestvm COMMAND [options]        (nestvm COMMAND --help for each)\n"
 	      "\n"
-	      "Commands:\n"
-	      "  run        boot a VM in the foreground (nestvm run --help)\n"
+	      "Run a VM in the foreground:\n"
+	      "  run        boot a VM on this terminal (nestvm run --help)\n"
+	      "\n"
+	      "Defined VMs (kept in a state directory; --state-dir or NESTVM_STATE_DIR):\n"
+	      "  create     define a VM: nestvm create NAME --kernel ... [run options]\n"
+	      "  list       every VM and its state\n"
+	      "  show       one VM as JSON, with its live nested status while it runs\n"
+	      "  set        change a stopped VM: --cpus, --memory, --nested on|off, ...\n"
+	      "  delete     remove a stopped VM's definition\n"
+	      "  start      boot a VM in the background\n"
+	      "  stop       shut it down (ACPI power button), forced after --timeout\n"
+	      "  kill       power it off now\n"
+	      "  pause      stop its vCPUs\n"
+	      "  resume     run them again\n"
+	      "  console    attach to its serial console (Ctrl-] detaches)\n"
+	      "\n"
+	      "This machine:\n"
 	      "  info       where this machine stands for nesting: level, CPU, KVM (--json)\n"
-	      "  check      is this machine ready to run nested-capable VMs? (--json)\n"
+	      "  check      is this machine ready to run nested-capable VMs? (--json);\n"
+	      "             check NAME: what must change for VM NAME to run a hypervisor\n"
 	      "  version    print the version\n"
 	      "  help       this text\n", out);
+}
+
+struct main_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct main_cmd main_cmds[] = {
+	{ "run", cmd_run },         { "info", cmd_info },       { "create", cmd_create },
+	{ "list", cmd_list },       { "show", cmd_show },       { "set", cmd_set },
+	{ "delete", cmd_delete },   { "start", cmd_start },     { "stop", cmd_stop },
+	{ "kill", cmd_kill },       { "pause", cmd_pause },     { "resume", cmd_resume },
+	{ "console", cmd_console }, { "vm-process", cmd_vmproc },
+};
+
+/* `check` alone is the host's readiness; `check NAME` a VM's. */
+static int main_check(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state-dir") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] != '-')
+			return cmd_check_vm(argc, argv);
+	}
+	return cmd_check(argc, argv);
 }
 
 int main(int argc, char **argv)
@@ -29,12 +72,11 @@ int main(int argc, char **argv)
 		main_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(cmd, "info") == 0)
-		return cmd_info(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		if (strcmp(cmd, main_cmds[i].name) == 0)
+			return main_cmds[i].fn(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
-		return cmd_check(argc - 1, argv + 1);
+		return main_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("nestvm %s\n", NESTVM_VERSION);
 		return 0;

@@ -17,6 +17,22 @@ int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
+/* VM definitions and their lifecycle (cmd_vm.c, cmd_power.c, cmd_check_vm.c). */
+int cmd_create(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_check_vm(int argc, char **argv);
+/* The background process of a started VM (cmd_vmproc.c; run by start). */
+int cmd_vmproc(int argc, char **argv);
+
 /* Read a whole regular file of at most `max` bytes. Returns 0, or -errno
  * with a message naming `what` and `path` in err. */
 int cli_load_file(const char *what, const char *path, uint64_t max, uint8_t **buf,

@@ -103,10 +103,7 @@ const char *options_run_usage(void)
 	       "fault), 4 for a KVM or internal error, 128+N when killed by signal N.\n";
 }
 
-static int options_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int options_err(char *err, size_t errlen, const char *fmt, ...)
+int options_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -116,7 +113,7 @@ static int options_err(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int options_parse_uint(const char *opt, const char *arg, unsigned long min,
+int options_parse_uint(const char *opt, const char *arg, unsigned long min,
 			      unsigned long max, unsigned int *out, char *err, size_t errlen)
 {
 	char *end;
@@ -133,7 +130,7 @@ static int options_parse_uint(const char *opt, const char *arg, unsigned long mi
 	return 0;
 }
 
-static int options_parse_memory(const char *arg, uint64_t *mem, char *err, size_t errlen)
+int options_parse_memory(const char *arg, uint64_t *mem, char *err, size_t errlen)
 {
 	int r = options_parse_size(arg, mem);
 
@@ -154,7 +151,7 @@ static int options_parse_memory(const char *arg, uint64_t *mem, char *err, size_
  * option is named by its letter: for ':' it is short unless the argument is
  * "--name"; for '?' it is short when optopt is not one of our letters (a long option
  * rejected for its "=value" sets optopt to its own letter, an unknown one 0). */
-static const char *options_bad_name(int c, char **argv, const char *shortopts, char name[3])
+const char *options_bad_name(int c, char **argv, const char *shortopts, char name[3])
 {
 	const char *arg = argv[optind - 1];
 	int is_short = c == ':' ? strncmp(arg, "--", 2) != 0
@@ -249,7 +246,7 @@ static int options_parse_disk(struct run_options *o, const char *arg, char *err,
 	return 0;
 }
 
-static int options_parse_device(struct run_options *o, int c, const char *arg, char *err,
+int options_parse_device(struct run_options *o, int c, const char *arg, char *err,
 				size_t errlen)
 {
 	struct net_config *n;

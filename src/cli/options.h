@@ -50,4 +50,38 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 /* Usage text of `nestvm run`. */
 const char *options_run_usage(void);
 
+/* `nestvm set NAME`: only the fields whose has_ flag is set change. Device
+ * options replace the whole list of their kind: any --disk replaces the
+ * disks (--no-disks empties it), any --nic (with --mac, --forward, ...)
+ * replaces the NICs (--no-nics). */
+struct set_options {
+	bool has_cpus, has_memory, has_nested, has_max_depth, has_rng;
+	unsigned int cpus;
+	uint64_t memory;
+	bool nested;
+	unsigned int max_depth;      /* 0: no limit ("none") */
+	bool rng;
+	const char *kernel;          /* NULL: unchanged */
+	const char *initrd;          /* NULL: unchanged; "none": remove */
+	const char *cmdline;         /* NULL: unchanged */
+	bool set_disks, set_nics;
+	struct run_options dev;      /* the new disks / NICs */
+	bool help;
+};
+
+int options_parse_set(int argc, char **argv, struct set_options *s, char *err, size_t errlen);
+const char *options_set_usage(void);
+
+/* Shared by the parsers of run, create and set (options.c). */
+int options_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int options_parse_uint(const char *opt, const char *arg, unsigned long min, unsigned long max,
+		       unsigned int *out, char *err, size_t errlen);
+int options_parse_memory(const char *arg, uint64_t *mem, char *err, size_t errlen);
+const char *options_bad_name(int c, char **argv, const char *shortopts, char name[3]);
+/* One device option: c is 'D' --disk, 'N' --nic, 'M' --mac, 'F' --forward,
+ * 'S' --mac-spoofing, 'A' --allow-mac. */
+int options_parse_device(struct run_options *o, int c, const char *arg, char *err,
+			 size_t errlen);
+
 #endif

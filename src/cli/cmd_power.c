@@ -1,0 +1,514 @@
+/* Running VMs: nestvm start, stop, kill, pause, resume, console. */
+#include "cli/commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cli/options.h"
+#include "cli/vmctl.h"
+#include "vmm/console_sock.h"
+#include "vmm/log.h"
+
+#define POWER_START_TIMEOUT_S   120
+#define POWER_STOP_TIMEOUT_S    60
+#define POWER_API_TIMEOUT_MS    10000
+#define POWER_KILL_WAIT_MS      10000
+
+struct power_args {
+	const char *dir;
+	const char *name;
+	int timeout_s;       /* stop --timeout */
+	bool help;
+};
+
+/* "NAME [--timeout S] [--state-dir DIR]"; `timeout` says whether --timeout
+ * is accepted. */
+static int power_parse(int argc, char **argv, const char *cmd, bool timeout,
+		       struct power_args *a)
+{
+	char err[256];
+
+	memset(a, 0, sizeof(*a));
+	a->timeout_s = POWER_STOP_TIMEOUT_S;
+	if (vmctl_take_state_dir(&argc, argv, &a->dir, err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		unsigned int t;
+
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			a->help = true;
+		} else if (timeout && strcmp(argv[i], "--timeout") == 0) {
+			if (i + 1 >= argc ||
+			    options_parse_uint("--timeout", argv[i + 1], 0, 86400, &t, err,
+					       sizeof(err))) {
+				log_error("%s", i + 1 >= argc ? "--timeout needs seconds" : err);
+				return EXIT_USAGE;
+			}
+			a->timeout_s = (int)t;
+			i++;
+		} else if (argv[i][0] == '-') {
+			log_error("unknown option '%s' (nestvm %s --help)", argv[i], cmd);
+			return EXIT_USAGE;
+		} else if (!a->name) {
+			a->name = argv[i];
+		} else {
+			log_error("unexpected argument '%s' (nestvm %s --help)", argv[i], cmd);
+			return EXIT_USAGE;
+		}
+	}
+	if (!a->help && !a->name) {
+		log_error("%s needs a VM name: nestvm %s NAME", cmd, cmd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void power_print_state(struct vmctl *c)
+{
+	char err[256];
+
+	if (registry_get(c->reg, c->rec.def.name, &c->rec, err, sizeof(err)) == 0)
+		printf("'%s' is %s%s%s\n", c->rec.def.name, vm_state_name(c->rec.state),
+		       c->rec.reason[0] ? ": " : "", c->rec.reason);
+}
+
+/* ---- start ---- */
+
+/* Rotate the VM process's own log, then make it stdout and stderr. */
+static int power_child_stdio(const struct vm_paths *p)
+{
+	char old[VMDIR_PATH_MAX + 4];
+	int in, out;
+
+	snprintf(old, sizeof(old), "%s.1", p->vmm_log);
+	rename(p->vmm_log, old);
+	in = open("/dev/null", O_RDONLY);
+	out = open(p->vmm_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		return -1;
+	close(in);
+	close(out);
+	return 0;
+}
+
+/* The grandchild: a session of its own (no terminal), exec'ed as
+ * `nestvm vm-process`, holding the liveness lock and the ready pipe. */
+static void power_exec_vmproc(const struct vmctl *c, int ready_fd, int live_fd)
+{
+	char exe[PATH_MAX], rfd[16], lfd[16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *msg = "ERR 4 cannot start the VM process: ";
+
+	if (n < 0 || power_child_stdio(&c->paths) < 0)
+		goto fail;
+	exe[n] = '\0';
+	if (fcntl(ready_fd, F_SETFD, 0) < 0 || fcntl(live_fd, F_SETFD, 0) < 0)
+		goto fail;
+	snprintf(rfd, sizeof(rfd), "%d", ready_fd);
+	snprintf(lfd, sizeof(lfd), "%d", live_fd);
+	execl(exe, "nestvm", "vm-process", "--state-dir", c->state_dir, "--ready-fd", rfd,
+	      "--lock-fd", lfd, c->rec.def.name, (char *)NULL);
+fail:
+	if (write(ready_fd, msg, strlen(msg)) < 0 || write(ready_fd, strerror(errno),
+							   strlen(strerror(errno))) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* Fork twice so the VM process is nobody's child (init reaps it) and has
+ * no controlling terminal. Returns the intermediate child's status. */
+static int power_spawn(const struct vmctl *c, int ready_fd, int live_fd)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (setsid() < 0)
+			_exit(127);
+		pid = fork();
+		if (pid < 0)
+			_exit(127);
+		if (pid > 0)
+			_exit(0);
+		power_exec_vmproc(c, ready_fd, live_fd);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
+}
+
+/* Read the VM process's one-line report ("OK pid" / "ERR status message"). */
+static int power_read_ready(int fd, int timeout_s, char *line, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < len - 1) {
+		int r = poll(&pfd, 1, timeout_s * 1000);
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, line + got, len - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(line, '\n', got))
+			break;
+	}
+	line[got] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	return got ? 0 : -EPIPE;
+}
+
+static int power_start_finish(struct vmctl *c, int ready_rd)
+{
+	char line[1300], err[512];
+	int status;
+
+	if (power_read_ready(ready_rd, POWER_START_TIMEOUT_S, line, sizeof(line)) == -ETIMEDOUT) {
+		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.def.name,
+			  POWER_START_TIMEOUT_S, c->paths.vmm_log);
+		return EXIT_VMM_ERROR;
+	}
+	if (strncmp(line, "OK ", 3) == 0) {
+		printf("started '%s' (pid %s); console: nestvm console %s; serial log: %s\n",
+		       c->rec.def.name, line + 3, c->rec.def.name, c->paths.console_log);
+		return 0;
+	}
+	if (strncmp(line, "ERR ", 4) == 0) {
+		char *msg = NULL;
+
+		status = (int)strtol(line + 4, &msg, 10);
+		log_error("cannot start '%s': %s", c->rec.def.name, msg && *msg ? msg + 1 : "?");
+		return status > 0 ? status : EXIT_VMM_ERROR;
+	}
+	/* No word: it died before it could say. Record that. */
+	vm_process_wait_gone(&c->paths, 2000);
+	if (registry_get(c->reg, c->rec.def.name, &c->rec, err, sizeof(err)) == 0)
+		vm_reconcile(c->reg, &c->paths, &c->rec, err, sizeof(err));
+	log_error("cannot start '%s': its process ended without a word; its log: %s",
+		  c->rec.def.name, c->paths.vmm_log);
+	return EXIT_VMM_ERROR;
+}
+
+int cmd_start(int argc, char **argv)
+{
+	struct power_args a;
+	struct vm_transition t = { .reason = "", .pid = -1, .last_exit = -1 };
+	struct vmctl c;
+	int ready[2] = { -1, -1 }, live_fd, r, status;
+	char err[1024];
+
+	status = power_parse(argc, argv, "start", false, &a);
+	if (status || a.help) {
+		if (a.help)
+			puts("usage: nestvm start NAME [--state-dir DIR]\n\n"
+			     "Boot the VM in the background, as its own nestvm process. Its serial\n"
+			     "console goes to a log file and to `nestvm console NAME`.");
+		return status;
+	}
+	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
+	if (status)
+		return status;
+	live_fd = vm_live_lock(&c.paths);
+	if (live_fd < 0) {
+		log_error(live_fd == -EWOULDBLOCK ? "a nestvm process still runs '%s': nestvm kill %s"
+			  : "cannot lock '%s': %s", a.name,
+			  live_fd == -EWOULDBLOCK ? a.name : strerror(-live_fd));
+		vmctl_close(&c);
+		return EXIT_VMM_ERROR;
+	}
+	r = registry_transition(c.reg, a.name, VM_OP_START, &t, NULL, err, sizeof(err));
+	if (r) {
+		log_error("%s", err);
+		status = vmctl_status(r);
+		goto out;
+	}
+	if (pipe2(ready, O_CLOEXEC) < 0 || power_spawn(&c, ready[1], live_fd) < 0) {
+		log_error("cannot start the VM process: %s", strerror(errno));
+		t.reason = "start failed: cannot create the VM process";
+		registry_transition(c.reg, a.name, VM_OP_EXITED, &t, NULL, err, sizeof(err));
+		status = EXIT_VMM_ERROR;
+		goto out;
+	}
+	close(ready[1]);
+	ready[1] = -1;
+	close(live_fd);          /* the VM process holds it now */
+	live_fd = -1;
+	status = power_start_finish(&c, ready[0]);
+out:
+	if (ready[0] >= 0)
+		close(ready[0]);
+	if (ready[1] >= 0)
+		close(ready[1]);
+	if (live_fd >= 0)
+		close(live_fd);
+	vmctl_close(&c);
+	return status;
+}
+
+/* ---- stop and kill ---- */
+
+static int power_action(struct vmctl *c, const char *action, char *err, size_t errlen)
+{
+	json_t *body = json_pack("{s:s}", "action", action), *reply = NULL;
+	long status = 0;
+	int r;
+
+	r = api_client_request(c->paths.api, "POST", "/v1/vm/actions", body, POWER_API_TIMEOUT_MS,
+			       &status, &reply, err, errlen);
+	json_decref(body);
+	if (r == 0 && status != 200) {
+		json_t *e = reply ? json_object_get(reply, "error") : NULL;
+
+		snprintf(err, errlen, "%s", json_is_string(e) ? json_string_value(e) :
+			 "the VM's API refused the request");
+		r = status == 409 ? -EPERM : -EIO;
+	}
+	json_decref(reply);
+	return r;
+}
+
+/* Is `pid` still this VM's process? (pids are reused) */
+static bool power_pid_is_vm(pid_t pid, const char *name)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+	bool seen_cmd = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *s = buf; s < buf + n; s += strlen(s) + 1) {
+		if (strcmp(s, "vm-process") == 0)
+			seen_cmd = true;
+		else if (seen_cmd && s + strlen(s) + 1 >= buf + n)
+			return strcmp(s, name) == 0;
+	}
+	return false;
+}
+
+/* Make sure the process is gone: the API's poweroff, then SIGKILL. Records
+ * a kill when nestvm had to SIGKILL it. */
+static int power_force(struct vmctl *c, const char *why)
+{
+	struct vm_transition t = { .reason = why, .pid = -1, .last_exit = -1 };
+	char err[512];
+
+	if (!vm_process_alive(&c->paths))
+		return 0;
+	if (power_action(c, "poweroff", err, sizeof(err)) == 0 &&
+	    vm_process_wait_gone(&c->paths, POWER_KILL_WAIT_MS))
+		return 0;
+	if (c->rec.pid > 0 && power_pid_is_vm(c->rec.pid, c->rec.def.name)) {
+		kill(c->rec.pid, SIGKILL);
+		if (!vm_process_wait_gone(&c->paths, POWER_KILL_WAIT_MS)) {
+			log_error("'%s': its process %d survived SIGKILL", c->rec.def.name,
+				  c->rec.pid);
+			return EXIT_VMM_ERROR;
+		}
+	} else if (vm_process_alive(&c->paths)) {
+		log_error("'%s': its process does not answer and is not pid %d: find it with "
+			  "fuser %s", c->rec.def.name, c->rec.pid, c->paths.lock);
+		return EXIT_VMM_ERROR;
+	}
+	/* EPERM: the process recorded its own end first. */
+	if (registry_transition(c->reg, c->rec.def.name, VM_OP_KILL, &t, NULL, err,
+				sizeof(err)) == -ENOENT)
+		log_warn("%s", err);
+	return 0;
+}
+
+static const char *power_usage_stop(void)
+{
+	return "usage: nestvm stop NAME [--timeout S] [--state-dir DIR]\n\n"
+	       "Ask the guest to shut down (the ACPI power button), wait up to --timeout\n"
+	       "seconds (default 60) for it to power off, then force it off.";
+}
+
+int vmctl_stop(struct vmctl *c, int timeout_s)
+{
+	const char *name = c->rec.def.name;
+	char err[512], why[160];
+	int status = 0, r;
+
+	if (!vm_state_active(c->rec.state)) {
+		printf("'%s' is already %s\n", name, vm_state_name(c->rec.state));
+		return 0;
+	}
+	r = power_action(c, "shutdown", err, sizeof(err));
+	if (r == -EPERM) {
+		log_error("%s", err);
+		return EXIT_REFUSED;
+	}
+	if (r)
+		log_warn("'%s': %s; forcing it off", name, err);
+	if (r || !vm_process_wait_gone(&c->paths, (long)timeout_s * 1000)) {
+		if (!r)
+			printf("'%s' did not shut down within %d s: forcing it off\n", name,
+			       timeout_s);
+		snprintf(why, sizeof(why), "forced off: the guest did not shut down within %d s",
+			 timeout_s);
+		status = power_force(c, why);
+	}
+	power_print_state(c);
+	return status;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	struct power_args a;
+	struct vmctl c;
+	int status;
+
+	status = power_parse(argc, argv, "stop", true, &a);
+	if (status || a.help) {
+		if (a.help)
+			puts(power_usage_stop());
+		return status;
+	}
+	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
+	if (status)
+		return status;
+	status = vmctl_stop(&c, a.timeout_s);
+	vmctl_close(&c);
+	return status;
+}
+
+int cmd_kill(int argc, char **argv)
+{
+	struct power_args a;
+	struct vmctl c;
+	int status;
+
+	status = power_parse(argc, argv, "kill", false, &a);
+	if (status || a.help) {
+		if (a.help)
+			puts("usage: nestvm kill NAME [--state-dir DIR]\n\n"
+			     "Power the VM off now, without asking the guest (like pulling the plug).");
+		return status;
+	}
+	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
+	if (status)
+		return status;
+	if (!vm_state_active(c.rec.state)) {
+		printf("'%s' is already %s\n", a.name, vm_state_name(c.rec.state));
+		vmctl_close(&c);
+		return 0;
+	}
+	status = power_force(&c, "killed (nestvm kill)");
+	power_print_state(&c);
+	vmctl_close(&c);
+	return status;
+}
+
+/* ---- pause and resume ---- */
+
+static int power_pause_resume(int argc, char **argv, const char *cmd, enum vm_op op)
+{
+	struct power_args a;
+	struct vmctl c;
+	char err[512];
+	int status, r;
+
+	status = power_parse(argc, argv, cmd, false, &a);
+	if (status || a.help) {
+		if (a.help)
+			printf("usage: nestvm %s NAME [--state-dir DIR]\n\n%s\n", cmd,
+			       op == VM_OP_PAUSE ? "Stop the VM's vCPUs; memory and devices stay." :
+			       "Run a paused VM's vCPUs again.");
+		return status;
+	}
+	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
+	if (status)
+		return status;
+	if ((op == VM_OP_PAUSE && c.rec.state != VM_STATE_RUNNING) ||
+	    (op == VM_OP_RESUME && c.rec.state != VM_STATE_PAUSED)) {
+		vm_state_refusal(a.name, c.rec.state, op, NULL, err, sizeof(err));
+		log_error("%s", err);
+		vmctl_close(&c);
+		return EXIT_REFUSED;
+	}
+	r = power_action(&c, cmd, err, sizeof(err));
+	if (r)
+		log_error("%s", err);
+	else
+		power_print_state(&c);
+	vmctl_close(&c);
+	return r == -EPERM ? EXIT_REFUSED : r ? EXIT_VMM_ERROR : 0;
+}
+
+int cmd_pause(int argc, char **argv)
+{
+	return power_pause_resume(argc, argv, "pause", VM_OP_PAUSE);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	return power_pause_resume(argc, argv, "resume", VM_OP_RESUME);
+}
+
+/* ---- console ---- */
+
+int cmd_console(int argc, char **argv)
+{
+	struct power_args a;
+	struct vmctl c;
+	char err[512];
+	int status;
+
+	status = power_parse(argc, argv, "console", false, &a);
+	if (status || a.help) {
+		if (a.help)
+			puts("usage: nestvm console NAME [--state-dir DIR]\n\n"
+			     "Attach this terminal to the running VM's serial console. Ctrl-]\n"
+			     "detaches (the VM keeps running); the last output is shown first.");
+		return status;
+	}
+	/* No operation lock: attaching lasts, and must not hold up stop. */
+	status = vmctl_open(&c, a.dir, a.name, VMCTL_TRYLOCK | VMCTL_GET);
+	if (status)
+		return status;
+	if (!vm_state_active(c.rec.state)) {
+		vm_state_refusal(a.name, c.rec.state, VM_OP_CONSOLE, NULL, err, sizeof(err));
+		log_error("%s", err);
+		vmctl_close(&c);
+		return EXIT_REFUSED;
+	}
+	if (c.oplock >= 0) {
+		close(c.oplock);
+		c.oplock = -1;
+	}
+	if (console_sock_attach(c.paths.console, STDIN_FILENO, STDOUT_FILENO, err, sizeof(err))) {
+		log_error("cannot attach to '%s': %s", a.name, err);
+		status = EXIT_VMM_ERROR;
+	}
+	vmctl_close(&c);
+	return status;
+}
