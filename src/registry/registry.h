@@ -11,6 +11,8 @@
  *   by step in one transaction; a database from a newer nestvm is refused.
  * - A file that is not a database, or a locked one, gives a clear error
  *   naming the file and what to do; never a crash.
+ * - A writer waits up to 10 s for another; $NESTVM_DB_BUSY_MS (milliseconds)
+ *   changes that (tests use a short wait).
  */
 #ifndef NESTVM_REGISTRY_REGISTRY_H
 #define NESTVM_REGISTRY_REGISTRY_H
@@ -81,7 +83,10 @@ int registry_update(struct registry *r, const struct vm_def *d, const char *what
 int registry_delete(struct registry *r, const char *name, char *err, size_t errlen);
 
 /* Apply `op` atomically: -ENOENT, -EPERM (refused: message from
- * vm_state_refusal()), or 0 with the state before in *from (may be NULL). */
+ * vm_state_refusal()), or 0 with the state before in *from (may be NULL).
+ * `t` may be NULL (no reason, keep pid and last_exit). VM_OP_START sets
+ * `started`; MODIFY and CONSOLE only check (nothing is written); DELETE
+ * deletes, like registry_delete(). */
 int registry_transition(struct registry *r, const char *name, enum vm_op op,
 			const struct vm_transition *t, enum vm_state *from, char *err,
 			size_t errlen);

@@ -1,0 +1,50 @@
+/* Inside the registry: the handle and the helpers its three files share
+ * (registry.c: opening, errors, transactions; registry_schema.c: the
+ * schema and its migrations; registry_vm.c: the records). */
+#ifndef NESTVM_REGISTRY_REGISTRY_PRIV_H
+#define NESTVM_REGISTRY_REGISTRY_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "registry/registry.h"
+
+#define REGISTRY_BUSY_MS_DEFAULT 10000   /* how long a writer waits for another */
+
+struct registry {
+	sqlite3 *db;
+	int busy_ms;
+	char dir[VMDEF_PATH_MAX];
+	char path[VMDEF_PATH_MAX + sizeof("/" REGISTRY_DB_NAME)];
+};
+
+/* An SQLite result code as -errno, with a message naming the database and
+ * what to do; `doing` says what failed ("reading 'web'"). */
+int registry_sql_err(struct registry *r, int rc, const char *doing, char *err, size_t errlen);
+
+int registry_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Prepare `sql` and bind its parameters, one character of `types` each:
+ * 's' const char *, 'i' int, 'I' int64_t. Only ever constant SQL: values
+ * travel as bound parameters. 0 or -errno. */
+int registry_query(struct registry *r, sqlite3_stmt **st, const char *sql, char *err,
+		   size_t errlen, const char *types, ...);
+
+/* The same, stepped to its end and finalized: for statements with no rows. */
+int registry_exec(struct registry *r, const char *sql, char *err, size_t errlen,
+		  const char *types, ...);
+
+/* One transaction: `write` takes the write lock at once (BEGIN IMMEDIATE),
+ * so a read-then-write never fails half way on another writer. */
+int registry_begin(struct registry *r, bool write, char *err, size_t errlen);
+int registry_commit(struct registry *r, char *err, size_t errlen);
+void registry_rollback(struct registry *r);
+
+/* Bring the schema to registry_schema_version() (registry_schema.c). */
+int registry_migrate(struct registry *r, char *err, size_t errlen);
+
+#endif
