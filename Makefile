@@ -50,6 +50,9 @@ $(BUILD)/unit-san/%: tests/unit/%.c $(SAN_OBJ)
 
 unit-build: $(UNIT_BIN) $(UNIT_SAN)
 
+# The sanitized objects are only prerequisites of the unit tests: keep them.
+.SECONDARY: $(SAN_OBJ)
+
 unit: unit-build
 	tests/unit/run-all $(BUILD)
 

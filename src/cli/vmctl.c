@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,6 +42,27 @@ int vmctl_take_state_dir(int *argc, char **argv, const char **dir, char *err, si
 	return 0;
 }
 
+/* A relative state directory is made absolute: the VM process and its
+ * sockets must not depend on the CLI's working directory. */
+static int vmctl_absolute(char *dir, size_t len, char *err, size_t errlen)
+{
+	char cwd[VMDIR_PATH_MAX], *rel = strdup(dir);
+	int n;
+
+	if (!rel || !getcwd(cwd, sizeof(cwd))) {
+		free(rel);
+		snprintf(err, errlen, "cannot resolve a relative state directory: %s", strerror(errno));
+		return -EINVAL;
+	}
+	n = snprintf(dir, len, "%s/%s", cwd, rel);
+	free(rel);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "the state directory path is too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
 int vmctl_status(int r)
 {
 	switch (r) {
@@ -67,6 +89,8 @@ int vmctl_open(struct vmctl *c, const char *state_dir_opt, const char *name, uns
 	c->oplock = -1;
 	r = registry_state_dir(state_dir_opt, c->state_dir, sizeof(c->state_dir), err,
 			       sizeof(err));
+	if (!r && c->state_dir[0] != '/')
+		r = vmctl_absolute(c->state_dir, sizeof(c->state_dir), err, sizeof(err));
 	if (!r && name)
 		r = vmdef_check_name(name, err, sizeof(err));
 	if (!r && name)
