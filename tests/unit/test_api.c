@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "vmm/unix_sock.h"
 
 #define TIMEOUT_MS 5000
 
@@ -694,6 +695,26 @@ static void test_client_no_server(void **state)
 	assert_null(reply);
 }
 
+/* A socket that accepts connections (the kernel's backlog) but never
+ * answers: the client gives up after its timeout. */
+static void test_client_timeout(void **state)
+{
+	struct ctx *c = *state;
+	char err[256] = "";
+	long status = 0, t0;
+	json_t *reply = NULL;
+	int fd = unix_sock_listen(c->path, NULL, err, sizeof(err));
+
+	assert_true(fd >= 0);
+	t0 = now_ms();
+	assert_int_equal(api_client_request(c->path, "GET", "/v1/vm", NULL, 200, &status, &reply,
+					    err, sizeof(err)), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 3000);
+	assert_null(reply);
+	assert_non_null(strstr(err, "no answer"));
+	close(fd);
+}
+
 /* ---- hostile bytes ---- */
 
 static void test_malformed_http(void **state)
@@ -818,6 +839,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_regular_file_refused, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(test_path_too_long, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(test_client_no_server, setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(test_client_timeout, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup, teardown),
 	};
