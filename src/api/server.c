@@ -351,8 +351,12 @@ static enum MHD_Result api_begin(struct MHD_Connection *c, const char *url, cons
 	if (!api_content_type_ok(c))
 		return api_reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
 				       "the body must be application/json");
+	/* A body declared far too large is refused before it is read, and the
+	 * connection closed. A little too large is read and dropped, and the
+	 * 413 sent at its end (api_body_add): a client still sending when we
+	 * close would fail to send (EPIPE) and never see the 413. */
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
+	if (cl && strtoull(cl, NULL, 10) > API_DISCARD_MAX)
 		return api_reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 				       "request body over %d bytes", API_BODY_MAX);
 	return MHD_YES;

@@ -492,6 +492,14 @@ static void test_body_too_large_413(void **state)
 	assert_error(r.body, 413, "over 65536 bytes");
 	json_decref(r.body);
 
+	/* Declared far over: refused before any of it is sent. */
+	n = snprintf(req, 512, "POST /v1/vm/actions HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Length: 2000000\r\n\r\n");
+	raw_request(c, req, (size_t)n, &r);
+	assert_int_equal(r.status, 413);
+	assert_error(r.body, 413, "over 65536 bytes");
+	json_decref(r.body);
+
 	/* Chunked: no length up front, so the cap is hit while the body arrives. */
 	n = snprintf(req, 512, "POST /v1/vm/actions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
 		     "Transfer-Encoding: chunked\r\n\r\n");
