@@ -297,8 +297,10 @@ static int vmproc_on_devices(struct runner *r, void *opaque, char *err, size_t e
 {
 	struct vmproc *p = opaque;
 
-	if (p->cs_started)
-		return console_sock_set_serial(&p->cs, &r->plat.serial);
+	if (p->cs_started) {
+		console_sock_set_serial(&p->cs, &r->plat.serial);
+		return 0;
+	}
 	if (console_sock_start(&p->cs, p->paths.console, p->log_fd, &r->plat.serial, err, errlen))
 		return -1;
 	p->cs_started = true;
@@ -478,6 +480,9 @@ int cmd_vmproc(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	runner_set_verbosity(1);
+	/* Before the API and console threads exist, so that they inherit the
+	 * mask and SIGTERM reaches the VM's signalfd, not a default handler. */
+	vm_block_term_signals();
 	p->started = time(NULL);
 	if (vmproc_setup(p, err, sizeof(err))) {
 		status = EXIT_VMM_ERROR;

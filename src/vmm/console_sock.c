@@ -162,7 +162,14 @@ static void console_sock_drop(struct console_sock *cs, struct console_sock_clien
  * none is left. */
 static bool console_sock_feed(struct console_sock *cs, struct console_sock_client *cl)
 {
-	size_t n = serial_rx_push(cs->serial, cl->pend + cl->pend_off, cl->pend_len);
+	size_t n = 0;
+
+	/* serial_lock keeps the UART alive while we push into it; between two
+	 * boots there is none and input waits. */
+	pthread_mutex_lock(&cs->serial_lock);
+	if (cs->serial)
+		n = serial_rx_push(cs->serial, cl->pend + cl->pend_off, cl->pend_len);
+	pthread_mutex_unlock(&cs->serial_lock);
 
 	cl->pend_off += n;
 	cl->pend_len -= n;
@@ -239,6 +246,13 @@ static void *console_sock_thread(void *arg)
 
 /* ---- start, stop ---- */
 
+void console_sock_set_serial(struct console_sock *cs, struct serial8250 *serial)
+{
+	pthread_mutex_lock(&cs->serial_lock);
+	cs->serial = serial;
+	pthread_mutex_unlock(&cs->serial_lock);
+}
+
 int console_sock_start(struct console_sock *cs, const char *path, int log_fd,
 		       struct serial8250 *serial, char *err, size_t errlen)
 {
@@ -246,6 +260,7 @@ int console_sock_start(struct console_sock *cs, const char *path, int log_fd,
 
 	memset(cs, 0, sizeof(*cs));
 	pthread_mutex_init(&cs->lock, NULL);
+	pthread_mutex_init(&cs->serial_lock, NULL);
 	cs->log_fd = log_fd;
 	cs->serial = serial;
 	cs->wake_efd = -1;

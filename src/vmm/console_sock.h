@@ -46,6 +46,10 @@ struct console_sock {
 	struct unix_sock_id id;
 	int log_fd;              /* not ours: the caller opens and closes it */
 	bool log_failed;         /* reported once */
+	/* The UART input goes to; replaced between boots (a guest reboot makes
+	 * a new one). serial_lock is held while pushing into it, and taken
+	 * outside every other lock. */
+	pthread_mutex_t serial_lock;
 	struct serial8250 *serial;
 	uint8_t ring[CONSOLE_SOCK_RING];
 	size_t ring_head;        /* where the next byte goes */
@@ -65,6 +69,10 @@ int console_sock_start(struct console_sock *cs, const char *path, int log_fd,
  * console_sock_write still appends to the log (a late byte from a vCPU is
  * harmless) until the struct goes away. */
 void console_sock_stop(struct console_sock *cs);
+
+/* Point input at another UART (NULL: none; input waits). Returns when no
+ * push into the old one is in progress, so the caller may free it. */
+void console_sock_set_serial(struct console_sock *cs, struct serial8250 *serial);
 
 /* serial_out_fn: to the log, the ring, and every client, never blocking. */
 void console_sock_write(void *opaque, const uint8_t *buf, size_t len);
