@@ -193,6 +193,7 @@ static int run_vm(struct run_ctx *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the console: %s", strerror(-r));
 		return EXIT_VMM_ERROR;
 	}
+	console_set_power_fn(&c->con, platform_power_button_fn, &c->plat);
 	log_info("booting %s%s%s with %u vCPU%s and %llu MiB%s", c->opt.kernel,
 		 c->info.version[0] ? ", " : "", c->info.version, c->opt.cpus,
 		 c->opt.cpus == 1 ? "" : "s", (unsigned long long)(c->opt.memory >> 20),
