@@ -198,6 +198,11 @@ int vm_nested_status(struct vm *vm, struct vcpu_nested_status *out, char *err, s
 			snprintf(err, errlen, "%s", why);
 		}
 	}
+	if (r && vm_stopping(vm)) {
+		/* Not a slow vCPU: the VM stopped while we waited. */
+		r = -ECANCELED;
+		snprintf(err, errlen, "the VM stopped while being sampled");
+	}
 	pthread_mutex_unlock(&vm->ctl_lock);
 	free(seq);
 	/* The statistics need no kick: read them here. */
