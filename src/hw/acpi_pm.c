@@ -16,7 +16,16 @@
  * SLP_EN reads 0. SLP_EN with SLP_TYP == ACPI_S5_SLP_TYP powers off; SLP_EN
  * with any other SLP_TYP (S1-S4 sleep) is ignored: nestvm does not sleep,
  * the write just stores SLP_TYP and the guest carries on as if woken.
- * Nothing ever sets a PM1_STS bit, so no SCI is raised.
+ *
+ * Events: the only PM1_STS bit the platform ever sets is PWRBTN_STS, when
+ * the host presses the power button (acpi_pm_power_button). As the spec has
+ * it, the status bit is set whatever PWRBTN_EN says; the SCI is asserted
+ * while a status bit and its enable bit are both set (a level interrupt:
+ * GSI 9, active high per the MADT), and drops when the guest writes 1 to the
+ * status bit or clears the enable. PM1_EN keeps every bit the guest writes
+ * (ACPICA reads GBL_EN back to decide the global lock is there), but only
+ * PWRBTN takes part in the SCI. SCI_EN is hard-wired to 1, so the SCI never
+ * turns into an SMI.
  */
 #include "hw/acpi_pm.h"
 
@@ -95,6 +104,18 @@ static void acpi_pm_write_byte(struct acpi_pm_write *w, uint64_t off, uint8_t va
 	}
 }
 
+/* Drive the SCI from the status and enable bits; called with the lock held
+ * so that the levels reach the irqchip in the order they were computed. */
+static void acpi_pm_update_sci(struct acpi_pm *pm)
+{
+	bool level = (pm->pm1_sts & pm->pm1_en & ACPI_PM1_STS_PWRBTN) != 0;
+
+	if (level == pm->sci_level || !pm->sci_fn)
+		return;
+	pm->sci_level = level;
+	pm->sci_fn(pm->sci_opaque, ACPI_SCI_IRQ, level);
+}
+
 /* Apply a decoded write; returns the stop reason it asks for, if any. */
 static enum vm_stop_reason acpi_pm_apply(struct acpi_pm *pm, const struct acpi_pm_write *w)
 {
@@ -124,6 +145,24 @@ void acpi_pm_init(struct acpi_pm *pm, vm_stop_fn stop_fn, void *stop_opaque)
 	pm->stop_opaque = stop_opaque;
 }
 
+void acpi_pm_set_sci(struct acpi_pm *pm, irq_line_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->sci_fn = fn;
+	pm->sci_opaque = opaque;
+	pm->sci_level = false;
+	acpi_pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_power_button(struct acpi_pm *pm)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->pm1_sts |= ACPI_PM1_STS_PWRBTN;
+	acpi_pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
 void acpi_pm_destroy(struct acpi_pm *pm)
 {
 	pthread_mutex_destroy(&pm->lock);
@@ -144,6 +183,7 @@ void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool
 		for (i = 0; i < len && offset < ACPI_PM_LEN && i < ACPI_PM_LEN - offset; i++)
 			acpi_pm_write_byte(&w, offset + i, data[i]);
 		stop = acpi_pm_apply(pm, &w);
+		acpi_pm_update_sci(pm);
 	} else {
 		for (i = 0; i < len; i++) {
 			bool inside = offset < ACPI_PM_LEN && i < ACPI_PM_LEN - offset;

@@ -12,6 +12,7 @@
 enum console_action console_escape_filter(struct console_escape *st, const uint8_t *in,
 					  size_t n, uint8_t *out, size_t *out_n)
 {
+	enum console_action act = CONSOLE_NONE;
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -22,6 +23,10 @@ enum console_action console_escape_filter(struct console_escape *st, const uint8
 			if (ch == 'x' || ch == 'X') {
 				*out_n = o;
 				return CONSOLE_QUIT;
+			}
+			if (ch == 'p' || ch == 'P') {
+				act = CONSOLE_POWER_BUTTON;
+				continue;
 			}
 			if (ch == CONSOLE_ESCAPE) {
 				out[o++] = CONSOLE_ESCAPE;
@@ -38,7 +43,7 @@ enum console_action console_escape_filter(struct console_escape *st, const uint8
 		out[o++] = ch;
 	}
 	*out_n = o;
-	return CONSOLE_NONE;
+	return act;
 }
 
 /* The terminal to put back if nestvm exits without console_stop(). */
@@ -88,6 +93,35 @@ static bool console_feed(struct console *c, const uint8_t *buf, size_t n)
 	return true;
 }
 
+/* Guards power_fn/power_opaque of every console: set by the owner's thread,
+ * read by the input thread (a static lock: console_start zeroes the struct). */
+static pthread_mutex_t console_power_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void console_set_power_fn(struct console *c, void (*fn)(void *), void *opaque)
+{
+	pthread_mutex_lock(&console_power_lock);
+	c->power_fn = fn;
+	c->power_opaque = opaque;
+	pthread_mutex_unlock(&console_power_lock);
+}
+
+static void console_power_button(struct console *c)
+{
+	void (*fn)(void *);
+	void *opaque;
+
+	pthread_mutex_lock(&console_power_lock);
+	fn = c->power_fn;
+	opaque = c->power_opaque;
+	pthread_mutex_unlock(&console_power_lock);
+	if (!fn) {
+		log_warn("Ctrl-A p: this VM has no power button to press");
+		return;
+	}
+	log_info("Ctrl-A p: pressing the power button");
+	fn(opaque);
+}
+
 static void *console_thread(void *arg)
 {
 	struct console *c = arg;
@@ -98,6 +132,7 @@ static void *console_thread(void *arg)
 			{ .fd = c->in_fd, .events = POLLIN },
 			{ .fd = c->wake[0], .events = POLLIN },
 		};
+		enum console_action act;
 		ssize_t n;
 		size_t out_n;
 
@@ -113,18 +148,18 @@ static void *console_thread(void *arg)
 			continue;
 		if (n <= 0)
 			break;  /* end of input: the guest keeps running */
-		if (!c->is_tty) {
-			if (!console_feed(c, in, (size_t)n))
-				break;
-			continue;
-		}
-		if (console_escape_filter(&c->esc, in, (size_t)n, out, &out_n) == CONSOLE_QUIT) {
+		/* The escape applies to a pipe as well as a tty, so scripts can
+		 * press the power button or quit. */
+		act = console_escape_filter(&c->esc, in, (size_t)n, out, &out_n);
+		if (act == CONSOLE_QUIT) {
 			console_feed(c, out, out_n);
 			c->stop_fn(c->stop_opaque, VM_STOP_USER_QUIT);
 			break;
 		}
 		if (!console_feed(c, out, out_n))
 			break;
+		if (act == CONSOLE_POWER_BUTTON)
+			console_power_button(c);
 	}
 	return NULL;
 }

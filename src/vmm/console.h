@@ -1,5 +1,7 @@
 /* The terminal side of the guest's serial console: output to stdout, input
- * from stdin on a thread of its own, raw mode and the escape key on a tty. */
+ * from stdin on a thread of its own, raw mode on a tty, and the escape key
+ * on any input (a tty or a pipe: `printf '\001p' | nestvm run ...` presses
+ * the power button). */
 #ifndef NESTVM_VMM_CONSOLE_H
 #define NESTVM_VMM_CONSOLE_H
 
@@ -12,9 +14,11 @@
 #include "hw/hw.h"
 #include "hw/serial.h"
 
-#define CONSOLE_ESCAPE 0x01 /* Ctrl-A, then 'x' quits, Ctrl-A sends one Ctrl-A */
+/* Ctrl-A, then: 'x' quits, 'p' presses the ACPI power button, Ctrl-A sends
+ * one Ctrl-A; any other byte goes to the guest (the Ctrl-A is dropped). */
+#define CONSOLE_ESCAPE 0x01
 
-enum console_action { CONSOLE_NONE = 0, CONSOLE_QUIT };
+enum console_action { CONSOLE_NONE = 0, CONSOLE_QUIT, CONSOLE_POWER_BUTTON };
 
 /* Escape-key state machine (pure). */
 struct console_escape {
@@ -22,7 +26,11 @@ struct console_escape {
 };
 
 /* Filter `n` input bytes into out (room for n bytes), returning how many go
- * to the guest in *out_n. Stops at a quit request and returns CONSOLE_QUIT. */
+ * to the guest in *out_n. Stops at a quit request and returns CONSOLE_QUIT
+ * (*out_n: the bytes before it). Otherwise filters everything and returns
+ * CONSOLE_POWER_BUTTON when the bytes held at least one Ctrl-A p (several in
+ * one call are one press: the guest sees a status bit, not a count), else
+ * CONSOLE_NONE. */
 enum console_action console_escape_filter(struct console_escape *st, const uint8_t *in,
 					  size_t n, uint8_t *out, size_t *out_n);
 
@@ -39,7 +47,15 @@ struct console {
 	struct serial8250 *serial;
 	vm_stop_fn stop_fn;
 	void *stop_opaque;
+	void (*power_fn)(void *);  /* Ctrl-A p (console_set_power_fn); NULL: none */
+	void *power_opaque;
 };
+
+/* What Ctrl-A p does: fn(opaque) on the console's input thread (e.g.
+ * platform_power_button_fn with the struct platform). Call after
+ * console_start (which clears it), from any thread; fn NULL, or never set:
+ * Ctrl-A p only logs a warning. */
+void console_set_power_fn(struct console *c, void (*fn)(void *), void *opaque);
 
 /* Set up (raw mode when in_fd is a terminal) and start the input thread. */
 int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *serial,

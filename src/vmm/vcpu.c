@@ -1,4 +1,6 @@
-/* The vCPU thread: KVM_RUN and one switch over the exit reason. */
+/* The vCPU thread: KVM_RUN and one switch over the exit reason; between
+ * two KVM_RUNs, the requests of other threads (park while paused, sample
+ * the nested state): see docs/design.md, "Pause and requests". */
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -6,7 +8,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmm/kvm_stats.h"
 #include "vmm/log.h"
+
+#define VCPU_EFER_SVME (1ull << 12)
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -134,6 +139,127 @@ static void vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+void vcpu_stats_open(struct vcpu *v)
+{
+	static const char *const names[] = { "nested_run", "guest_mode" };
+	uint64_t pos[2];
+	int r;
+
+	v->stat_nested_run = v->stat_guest_mode = KVM_STATS_NONE;
+	v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
+	if (v->stats_fd < 0) {
+		log_debug("vCPU %u: no binary statistics (KVM_GET_STATS_FD: %s)", v->index,
+			  strerror(errno));
+		v->stats_fd = -1;
+		return;
+	}
+	r = kvm_stats_locate(v->stats_fd, names, pos, 2);
+	if (r)
+		log_debug("vCPU %u: unreadable KVM statistics: %s", v->index, strerror(-r));
+	v->stat_nested_run = pos[0];
+	v->stat_guest_mode = pos[1];
+}
+
+/* Read the vCPU's nested state with its own thread (the ioctls take the
+ * vCPU mutex that KVM_RUN holds). Called without ctl_lock. */
+static void vcpu_sample_nested(struct vcpu *v, struct vcpu_sample *s)
+{
+	struct kvm_nested_state *ns = v->nested_buf;
+	struct kvm_sregs sregs;
+
+	memset(s, 0, sizeof(*s));
+	s->st.nested_runs = UINT64_MAX;
+	s->st.nested_state_supported = v->vm->nested_state_size > 0;
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		s->error = errno;
+		s->what = "KVM_GET_SREGS";
+		return;
+	}
+	s->st.efer = sregs.efer;
+	/* Without nested state (or on SVM) EFER.SVME is the answer; an Intel
+	 * guest never sets it. */
+	s->st.virt_enabled = (sregs.efer & VCPU_EFER_SVME) != 0;
+	if (ns) {
+		memset(ns, 0, sizeof(*ns));
+		ns->size = (uint32_t)v->vm->nested_state_size;
+		if (ioctl(v->fd, KVM_GET_NESTED_STATE, ns) < 0) {
+			s->error = errno;
+			s->what = "KVM_GET_NESTED_STATE";
+			return;
+		}
+		s->st.format = ns->format;
+		s->st.guest_mode = (ns->flags & KVM_STATE_NESTED_GUEST_MODE) != 0;
+		if (ns->format == KVM_STATE_NESTED_FORMAT_VMX)
+			s->st.virt_enabled = ns->hdr.vmx.vmxon_pa != -1ull;
+		/* In guest mode the registers are the nested guest's (its EFER
+		 * need not have SVME); our guest did VMRUN/VMLAUNCH, so it has
+		 * virtualization on. */
+		if (s->st.guest_mode)
+			s->st.virt_enabled = true;
+	}
+	s->st.sampled = true;
+}
+
+/* Answer the pending nested-status request; ctl_lock held, dropped around
+ * the ioctls so other threads are not held up by them. */
+static void vcpu_answer_sample(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	uint64_t seq = v->sample_req;
+	struct vcpu_sample s;
+
+	pthread_mutex_unlock(&vm->ctl_lock);
+	vcpu_sample_nested(v, &s);
+	pthread_mutex_lock(&vm->ctl_lock);
+	v->sample = s;
+	v->sample_done = seq;
+	pthread_cond_broadcast(&vm->ctl_cond);
+}
+
+/* Between two KVM_RUNs: answer requests, and park while the VM is paused
+ * (answering requests while parked too), until resumed or stopping. */
+static void vcpu_service(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->ctl_lock);
+	for (;;) {
+		if (v->sample_req != v->sample_done) {
+			vcpu_answer_sample(v);
+			continue;
+		}
+		if (!vm->paused || vm_stopping(vm))
+			break;
+		if (!v->parked) {
+			v->parked = true;
+			vm->nparked++;
+			pthread_cond_broadcast(&vm->ctl_cond);
+		}
+		pthread_cond_wait(&vm->ctl_cond, &vm->ctl_lock);
+	}
+	if (v->parked) {
+		v->parked = false;
+		vm->nparked--;
+	}
+	/* Every request posted so far is answered. A later one is posted
+	 * under this lock and kicks after this store, so the next KVM_RUN
+	 * returns at once for it. The stop kick needs no lock: the loop reads
+	 * the stop flag after this store. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->ctl_lock);
+}
+
+/* Tell requesters whether this thread can be kicked and will answer. */
+static void vcpu_set_running(struct vcpu *v, bool running)
+{
+	pthread_mutex_lock(&v->vm->ctl_lock);
+	v->running = running;
+	if (!running)
+		v->exited = true;
+	pthread_cond_broadcast(&v->vm->ctl_cond);
+	pthread_mutex_unlock(&v->vm->ctl_lock);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -142,7 +268,11 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	while (!vm_stopping(v->vm)) {
+	vcpu_set_running(v, true);
+	for (;;) {
+		vcpu_service(v);
+		if (vm_stopping(v->vm))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -152,5 +282,6 @@ void *vcpu_thread(void *arg)
 		}
 		vcpu_handle_exit(v);
 	}
+	vcpu_set_running(v, false);
 	return NULL;
 }

@@ -60,10 +60,17 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return vm_err(err, errlen, "allocating vCPUs");
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].stats_fd = -1;  /* before any failure: vm_destroy closes it */
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->index = i;
+		if (vm->nested_state_size > 0) {
+			v->nested_buf = calloc(1, (size_t)vm->nested_state_size);
+			if (!v->nested_buf)
+				return vm_err(err, errlen, "allocating the nested state buffer");
+		}
 		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
 		if (v->fd < 0)
 			return vm_err(err, errlen, "KVM_CREATE_VCPU");
@@ -72,7 +79,33 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 			v->run = NULL;
 			return vm_err(err, errlen, "mmap of the vCPU run area");
 		}
+		vcpu_stats_open(v);
 	}
+	return 0;
+}
+
+/* The lock and condition variable of pause and vCPU requests; the condition
+ * uses the monotonic clock for its timeouts. */
+static int vm_ctl_init(struct vm *vm, char *err, size_t errlen)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	r = pthread_mutex_init(&vm->ctl_lock, NULL);
+	if (r) {
+		snprintf(err, errlen, "pthread_mutex_init: %s", strerror(r));
+		return -r;
+	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	r = pthread_cond_init(&vm->ctl_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (r) {
+		pthread_mutex_destroy(&vm->ctl_lock);
+		snprintf(err, errlen, "pthread_cond_init: %s", strerror(r));
+		return -r;
+	}
+	vm->ctl_ready = true;
 	return 0;
 }
 
@@ -92,6 +125,9 @@ int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, 
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return vm_err(err, errlen, "eventfd");
+	r = vm_ctl_init(vm, err, errlen);
+	if (r)
+		return r;
 	vm->run_size = (size_t)ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
@@ -104,6 +140,10 @@ int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, 
 		return vm_err(err, errlen, "KVM_CREATE_IRQCHIP");
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return vm_err(err, errlen, "KVM_CREATE_PIT2");
+	/* The largest nested state this KVM returns (0: none), to size each
+	 * vCPU's KVM_GET_NESTED_STATE buffer once. */
+	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+	vm->nested_state_size = r > (int)sizeof(struct kvm_nested_state) ? r : 0;
 	r = guest_mem_alloc(&vm->mem, mem_size);
 	if (r) {
 		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
@@ -123,6 +163,9 @@ void vm_destroy(struct vm *vm)
 			munmap(vm->vcpus[i].run, vm->run_size);
 		if (vm->vcpus[i].fd > 0)
 			close(vm->vcpus[i].fd);
+		if (vm->vcpus[i].stats_fd >= 0)
+			close(vm->vcpus[i].stats_fd);
+		free(vm->vcpus[i].nested_buf);
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
@@ -136,6 +179,11 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+	if (vm->ctl_ready) {
+		pthread_cond_destroy(&vm->ctl_cond);
+		pthread_mutex_destroy(&vm->ctl_lock);
+		vm->ctl_ready = false;
+	}
 }
 
 void vm_irq_line(void *opaque, unsigned int irq, int level)
@@ -233,9 +281,14 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		vm->vcpus[i].started = true;
 	}
 	vm_wait_for_stop(vm, sig_fd);
+	/* Under ctl_lock, so that a parked vCPU (or a vm_pause/vm_nested_status
+	 * waiter) cannot miss the stop between checking it and sleeping. */
+	pthread_mutex_lock(&vm->ctl_lock);
+	pthread_cond_broadcast(&vm->ctl_cond);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].started)
 			vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_unlock(&vm->ctl_lock);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);

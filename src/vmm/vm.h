@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <linux/kvm.h>
@@ -27,6 +28,25 @@ struct vcpu_stats {
 	uint64_t exits_other;
 };
 
+/* A vCPU's nested-virtualization state, sampled live (vm_nested_status). */
+struct vcpu_nested_status {
+	bool sampled;           /* false: this vCPU could not be sampled (error in detail) */
+	uint64_t efer;          /* from KVM_GET_SREGS: in guest mode, the nested guest's EFER */
+	bool virt_enabled;      /* AMD: EFER.SVME (bit 12); Intel: VMXON done (nested state's vmx.vmxon_pa != -1ull); always in guest mode */
+	bool guest_mode;        /* KVM_STATE_NESTED_GUEST_MODE: it was running a nested guest when sampled */
+	bool nested_state_supported; /* KVM_CAP_NESTED_STATE > 0 */
+	uint16_t format;        /* KVM_STATE_NESTED_FORMAT_SVM / _VMX */
+	uint64_t nested_runs;   /* KVM's per-vCPU "nested_run" statistic (binary stats, KVM_GET_STATS_FD on the vCPU fd, Linux 5.14+); UINT64_MAX when unavailable */
+	int guest_mode_stat;    /* KVM's "guest_mode" statistic, read after the sample: 1 or 0; -1 when unavailable */
+};
+
+/* What a vCPU thread answers to a nested-status request (under ctl_lock). */
+struct vcpu_sample {
+	struct vcpu_nested_status st;
+	int error;              /* errno of the ioctl that failed, 0 if none */
+	const char *what;       /* that ioctl's name */
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int index;
@@ -35,6 +55,17 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	struct vcpu_stats stats;
+	int stats_fd;              /* KVM_GET_STATS_FD, -1 when the kernel has none */
+	uint64_t stat_nested_run;  /* its positions in stats_fd, KVM_STATS_NONE if absent */
+	uint64_t stat_guest_mode;
+	void *nested_buf;          /* KVM_GET_NESTED_STATE buffer, vm->nested_state_size bytes */
+	/* Under vm->ctl_lock: */
+	bool running;              /* its thread is in its loop: it can be kicked */
+	bool exited;               /* its thread left its loop: it answers nothing more */
+	bool parked;               /* counted in vm->nparked */
+	uint64_t sample_req;       /* nested-status requests posted ... */
+	uint64_t sample_done;      /* ... and the last one answered, in sample */
+	struct vcpu_sample sample;
 };
 
 struct vm {
@@ -50,6 +81,13 @@ struct vm {
 	int stop_signal;         /* for VM_STOP_SIGNAL */
 	int stop_efd;            /* eventfd the main thread waits on */
 	char stop_detail[512];   /* what happened, for VM_STOP_ERROR / TRIPLE_FAULT */
+	int nested_state_size;   /* KVM_CAP_NESTED_STATE: the largest state; 0 none */
+	/* Pause and vCPU requests (docs/design.md, "Pause and requests"). */
+	pthread_mutex_t ctl_lock;
+	pthread_cond_t ctl_cond; /* CLOCK_MONOTONIC; broadcast on every change */
+	bool ctl_ready;          /* lock and cond initialised */
+	bool paused;             /* under ctl_lock */
+	unsigned int nparked;    /* under ctl_lock: vCPUs parked */
 };
 
 /* Create the KVM VM: in-kernel irqchip and PIT, guest memory, `ncpus`
@@ -73,6 +111,34 @@ static inline bool vm_stopping(struct vm *vm)
 	return atomic_load(&vm->stop_reason) != VM_STOP_NONE;
 }
 
+/* Pause: every vCPU leaves KVM_RUN and parks; returns once all are parked
+ * (a vCPU whose thread has not started yet parks as it starts). 0;
+ * -EALREADY when already paused; -ECANCELED when the VM is stopping;
+ * -ETIMEDOUT when not every vCPU parked within VM_PAUSE_TIMEOUT_MS (the pause
+ * is then undone); -EDEADLK from a vCPU thread. Any thread but a vCPU's.
+ * The guest's clock is not stopped: it sees the paused time pass. */
+#define VM_PAUSE_TIMEOUT_MS 5000
+int vm_pause(struct vm *vm);
+/* Let parked vCPUs run again. 0; -EALREADY when not paused. */
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* Sample every vCPU's nested state: each vCPU's own thread answers (the
+ * ioctls take the vCPU mutex, which KVM_RUN holds), kicked out of KVM_RUN
+ * for it, or from its parking place. A vCPU that does not answer within
+ * VM_SAMPLE_TIMEOUT_MS, or whose ioctls fail, is reported with sampled =
+ * false. out has vm->ncpus entries. 0 when every vCPU was sampled;
+ * -ETIMEDOUT or -EIO when some were not (out still filled, err names the
+ * first); -ECANCELED when the VM is stopping. Any thread but a vCPU's. */
+#define VM_SAMPLE_TIMEOUT_MS 2000
+int vm_nested_status(struct vm *vm, struct vcpu_nested_status *out, char *err, size_t errlen);
+
+/* Only KVM's "nested_run" counter of every vCPU (out: ncpus entries,
+ * UINT64_MAX where unavailable): no kick, cheap, any thread. Sample twice to
+ * tell how many VMRUN/VMLAUNCHes the guest's own guests made in between.
+ * 0; -ENOTSUP when no vCPU has the statistic. */
+int vm_nested_runs(struct vm *vm, uint64_t *out);
+
 /* Block the terminating signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) in the
  * calling thread, so every thread it creates inherits the mask and vm_run()
  * reads them from a signalfd. Call before starting any thread. */
@@ -86,6 +152,9 @@ enum vm_stop_reason vm_run(struct vm *vm);
 void *vcpu_thread(void *arg);
 /* Make a vCPU leave KVM_RUN (vcpu.c). */
 void vcpu_kick(struct vcpu *v);
+/* Open the vCPU's stats fd and find its counters (vcpu.c); never fails:
+ * what is missing reads as unavailable. */
+void vcpu_stats_open(struct vcpu *v);
 /* Install the no-op handler of the kick signal (vcpu.c). */
 int vcpu_signals_init(void);
 

@@ -78,13 +78,13 @@
 #define FADT_HYPERVISOR_ID 268
 #define FADT_LEN           276
 
-/* FADT Flags. PWR_BUTTON and SLP_BUTTON set mean "no fixed-feature button"
- * (the spec: a system without a power button sets PWR_BUTTON and declares
- * no button device); Linux then creates no LNXPWRBN/LNXSLPBN devices and
- * never enables their PM1 events. */
+/* FADT Flags. PWR_BUTTON clear: the power button is a fixed-feature button
+ * (PWRBTN_STS/PWRBTN_EN in PM1, hw/acpi_pm.c), so Linux creates a LNXPWRBN
+ * device, its button driver enables PWRBTN_EN and turns a press into a
+ * KEY_POWER input event. SLP_BUTTON set: there is no sleep button (Linux
+ * creates no LNXSLPBN and never enables its PM1 event). */
 #define FADT_F_WBINVD        (1u << 0)
 #define FADT_F_PROC_C1       (1u << 2)
-#define FADT_F_PWR_BUTTON    (1u << 4)
 #define FADT_F_SLP_BUTTON    (1u << 5)
 #define FADT_F_RESET_REG_SUP (1u << 10)
 
@@ -250,8 +250,8 @@ static void acpi_build_fadt(uint8_t *p, uint64_t facs, uint64_t dsdt)
 	acpi_put16(p, FADT_P_LVL3_LAT, FADT_NO_C3_LAT);
 	acpi_put16(p, FADT_IAPC_BOOT,
 		   IAPC_VGA_NOT_PRESENT | IAPC_PCIE_ASPM_CTRL | IAPC_CMOS_RTC_ABSENT);
-	acpi_put32(p, FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON |
-			       FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP);
+	acpi_put32(p, FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
+			       FADT_F_RESET_REG_SUP);
 	acpi_put_gas(p, FADT_RESET_REG, GAS_SPACE_IO, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT);
 	acpi_put8(p, FADT_RESET_VALUE, ACPI_RESET_VALUE);
 	acpi_put8(p, FADT_MINOR_VERSION, FADT_MINOR_REV);

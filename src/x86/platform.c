@@ -62,6 +62,7 @@ int platform_init(struct platform *p, struct vm *vm, const struct platform_confi
 	serial_init(&p->serial, SERIAL_COM1_IRQ, vm_irq_line, vm, out_fn, out_opaque);
 	i8042_init(&p->i8042, vm_request_stop, vm);
 	acpi_pm_init(&p->acpi_pm, vm_request_stop, vm);
+	acpi_pm_set_sci(&p->acpi_pm, vm_irq_line, vm);
 	pci_bus_init(&p->pci);
 	irq_router_init(&p->irq, vm->vm_fd);
 	r = evloop_init(&p->loop);
@@ -89,6 +90,16 @@ int platform_init(struct platform *p, struct vm *vm, const struct platform_confi
 		}
 	}
 	return platform_add_virtio(p, vm, cfg, err, errlen);
+}
+
+void platform_power_button(struct platform *p)
+{
+	acpi_pm_power_button(&p->acpi_pm);
+}
+
+void platform_power_button_fn(void *opaque)
+{
+	platform_power_button(opaque);
 }
 
 int platform_start(struct platform *p)

@@ -52,6 +52,13 @@ int platform_init(struct platform *p, struct vm *vm, const struct platform_confi
 int platform_start(struct platform *p);
 void platform_destroy(struct platform *p);
 
+/* Press the ACPI power button (any thread, while the VM exists): a guest
+ * with a button driver (Linux: button.ko, then acpid or logind) shuts down
+ * cleanly; one without ignores it. platform_power_button_fn takes the struct
+ * platform as a void * (console_set_power_fn, API callbacks). */
+void platform_power_button(struct platform *p);
+void platform_power_button_fn(void *opaque);
+
 /* Write the ACPI tables, load kernel/initrd/command line (req->rsdp_addr is
  * filled in here), configure every vCPU (CPUID from the nested plan `g`) and
  * point the first at the kernel. -ENOTSUP when `g` asks for extensions the

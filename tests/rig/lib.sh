@@ -93,21 +93,24 @@ rig_module_order() {
 # their dependencies (rig_module_order) from KERNEL_DIR/modules into
 # ROOT/lib/modules/<ver>/, and list them, dependencies first, in
 # ROOT/etc/rig/modules as "<ver>/<path> [params]" (kvm-amd and kvm-intel get
-# nested=1): the file host-init and tests/guest/init load.
+# nested=1): the file host-init and tests/guest/init load. RIG_MODULE_LIST
+# names another list file under ROOT/etc/rig (tests/guest/init loads
+# input-modules, the power button's, on its own).
 rig_install_modules() {
-	local kdir=$1 root=$2 kver m mods params
+	local kdir=$1 root=$2 kver m mods params list
 	shift 2
+	list=$root/etc/rig/${RIG_MODULE_LIST:-modules}
 	kver=$(cat "$kdir/version")
 	mods=$(rig_module_order "$kdir/modules" "$@") || exit 1
 	mkdir -p "$root/etc/rig"
-	: >"$root/etc/rig/modules"
+	: >"$list"
 	for m in $mods; do
 		case $m in *.ko) ;; *) rig_die "$m: compressed modules are not supported" ;; esac
 		mkdir -p "$root/lib/modules/$kver/$(dirname "$m")"
 		cp "$kdir/modules/$m" "$root/lib/modules/$kver/$m"
 		params=
 		case $(basename "$m") in kvm-amd.ko | kvm-intel.ko) params=nested=1 ;; esac
-		echo "$kver/$m $params" >>"$root/etc/rig/modules"
+		echo "$kver/$m $params" >>"$list"
 	done
 }
 

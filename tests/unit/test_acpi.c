@@ -178,6 +178,8 @@ static void test_fadt(void **state)
 	flags = rd32(f + 112);
 	assert_int_not_equal(flags & (1u << 10), 0);      /* RESET_REG_SUP */
 	assert_int_equal(flags & (1u << 20), 0);          /* HW_REDUCED_ACPI */
+	assert_int_equal(flags & (1u << 4), 0);           /* PWR_BUTTON clear: fixed button */
+	assert_int_not_equal(flags & (1u << 5), 0);       /* SLP_BUTTON set: none */
 
 	g = f + 116;                                      /* RESET_REG */
 	assert_int_equal(g[0], 1);

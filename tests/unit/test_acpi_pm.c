@@ -21,6 +21,9 @@ struct ctx {
 	struct acpi_pm pm;
 	int stops;
 	enum vm_stop_reason reason;
+	int sci_calls;         /* how many times the SCI line was driven */
+	int sci;               /* its last level; -1: never driven */
+	unsigned int sci_irq;
 };
 
 static struct ctx g;
@@ -33,10 +36,21 @@ static void on_stop(void *opaque, enum vm_stop_reason reason)
 	c->reason = reason;
 }
 
+static void on_sci(void *opaque, unsigned int irq, int level)
+{
+	struct ctx *c = opaque;
+
+	c->sci_calls++;
+	c->sci = level;
+	c->sci_irq = irq;
+}
+
 static int setup(void **state)
 {
 	memset(&g, 0, sizeof(g));
+	g.sci = -1;
 	acpi_pm_init(&g.pm, on_stop, &g);
+	acpi_pm_set_sci(&g.pm, on_sci, &g);
 	*state = &g;
 	return 0;
 }
@@ -261,6 +275,113 @@ static void test_no_stop_fn(void **state)
 	assert_int_equal(c->stops, 0);
 }
 
+#define PWRBTN ACPI_PM1_STS_PWRBTN
+
+static void test_power_button_sets_sts(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(rd(c, OFF_STS, 2), 0);
+	acpi_pm_power_button(&c->pm);
+	/* the status bit is set whether or not the event is enabled ... */
+	assert_int_equal(rd(c, OFF_STS, 2), PWRBTN);
+	assert_int_equal(rd(c, OFF_STS + 1, 1), PWRBTN >> 8);
+	/* ... but with PWRBTN_EN clear no SCI is raised */
+	assert_int_equal(c->sci_calls, 0);
+	assert_int_equal(c->sci, -1);
+	/* a second press while pending changes nothing */
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(rd(c, OFF_STS, 2), PWRBTN);
+	assert_int_equal(c->sci_calls, 0);
+	assert_int_equal(c->stops, 0);  /* the guest decides, nothing stops */
+}
+
+static void test_power_button_sci_when_enabled(void **state)
+{
+	struct ctx *c = *state;
+
+	wr(c, OFF_EN, 2, ACPI_PM1_EN_PWRBTN);
+	assert_int_equal(c->sci_calls, 0);
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(c->sci_calls, 1);
+	assert_int_equal(c->sci, 1);
+	assert_int_equal(c->sci_irq, ACPI_SCI_IRQ);
+	/* level-triggered: stays up, and a second press is not a new edge */
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(c->sci_calls, 1);
+	/* writing 0 or other bits to STS does not clear it */
+	wr(c, OFF_STS, 2, 0x0000);
+	wr(c, OFF_STS, 2, 0x8021);
+	assert_int_equal(rd(c, OFF_STS, 2), PWRBTN);
+	assert_int_equal(c->sci, 1);
+	/* write 1 to clear: the status bit and the SCI drop */
+	wr(c, OFF_STS, 2, PWRBTN);
+	assert_int_equal(rd(c, OFF_STS, 2), 0);
+	assert_int_equal(c->sci_calls, 2);
+	assert_int_equal(c->sci, 0);
+	/* enabled still: the next press raises it again */
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(c->sci_calls, 3);
+	assert_int_equal(c->sci, 1);
+	/* the byte-wide W1C of ACPICA's bit access works as well */
+	wr(c, OFF_STS + 1, 1, PWRBTN >> 8);
+	assert_int_equal(c->sci, 0);
+	assert_int_equal(rd(c, OFF_STS, 2), 0);
+}
+
+static void test_power_button_enable_after_press(void **state)
+{
+	struct ctx *c = *state;
+
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(c->sci_calls, 0);
+	/* enabling a pending event raises the SCI at once ... */
+	wr(c, OFF_EN, 2, ACPI_PM1_EN_PWRBTN | 0x0020);
+	assert_int_equal(c->sci, 1);
+	/* ... clearing the enable drops it, the status stays */
+	wr(c, OFF_EN, 2, 0x0020);
+	assert_int_equal(c->sci, 0);
+	assert_int_equal(rd(c, OFF_STS, 2), PWRBTN);
+	assert_int_equal(c->sci_calls, 2);
+	/* other enable bits with a pending power button: no SCI */
+	wr(c, OFF_EN, 2, 0xfeff);
+	assert_int_equal(c->sci, 0);
+	/* one 4-byte write that clears STS and enables: nothing pending, no SCI */
+	wr(c, OFF_STS, 4, (uint32_t)ACPI_PM1_EN_PWRBTN << 16 | PWRBTN);
+	assert_int_equal(c->sci, 0);
+	assert_int_equal(c->sci_calls, 2);
+	assert_int_equal(rd(c, OFF_EN, 2), ACPI_PM1_EN_PWRBTN);
+}
+
+static void test_power_button_sci_en_hardwired(void **state)
+{
+	struct ctx *c = *state;
+
+	/* the guest tries to leave ACPI mode: SCI_EN stays 1 and a press still
+	 * becomes an SCI (never an SMI: there is no SMM here) */
+	wr(c, OFF_CNT, 2, 0x0000);
+	assert_int_equal(rd(c, OFF_CNT, 2), ACPI_PM1_CNT_SCI_EN);
+	wr(c, OFF_EN, 2, ACPI_PM1_EN_PWRBTN);
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(c->sci, 1);
+	assert_int_equal(c->stops, 0);
+}
+
+static void test_power_button_no_sci_fn(void **state)
+{
+	struct ctx *c = *state;
+
+	acpi_pm_destroy(&c->pm);
+	acpi_pm_init(&c->pm, on_stop, c);
+	wr(c, OFF_EN, 2, ACPI_PM1_EN_PWRBTN);
+	acpi_pm_power_button(&c->pm);
+	assert_int_equal(rd(c, OFF_STS, 2), PWRBTN);
+	assert_int_equal(c->sci_calls, 0);
+	/* wiring it later drives the line to the current state */
+	acpi_pm_set_sci(&c->pm, on_sci, c);
+	assert_int_equal(c->sci, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +396,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_en_read_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unused_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stop_fn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_button_sets_sts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_button_sci_when_enabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_button_enable_after_press, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_power_button_sci_en_hardwired, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_power_button_no_sci_fn, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Unit tests of the console's escape-key filter (src/vmm/console.c):
- * Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, anything else passes. */
+ * Ctrl-A x quits, Ctrl-A p presses the power button, Ctrl-A Ctrl-A sends
+ * one Ctrl-A, anything else passes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -171,6 +172,47 @@ static void test_escape_split_across_reads(void **state)
 	assert_int_equal(f.action, CONSOLE_QUIT);
 }
 
+static void test_ctrl_a_p_power_button(void **state)
+{
+	struct console_escape st = { 0 };
+	struct filtered f;
+
+	(void)state;
+	f = FILTER(&st, ESC "p");
+	assert_int_equal(f.action, CONSOLE_POWER_BUTTON);
+	assert_int_equal(f.n, 0);
+	assert_false(st.pending);
+
+	/* Upper case too; bytes around it all go on, in order, without it. */
+	f = FILTER(&st, "ab" ESC "Pcd");
+	assert_int_equal(f.action, CONSOLE_POWER_BUTTON);
+	assert_output(&f, "abcd", 4);
+
+	/* Several presses in one read are one press. */
+	f = FILTER(&st, ESC "p" "1" ESC "p");
+	assert_int_equal(f.action, CONSOLE_POWER_BUTTON);
+	assert_output(&f, "1", 1);
+
+	/* Split across reads. */
+	f = FILTER(&st, "z" ESC);
+	assert_int_equal(f.action, CONSOLE_NONE);
+	assert_output(&f, "z", 1);
+	f = FILTER(&st, "p");
+	assert_int_equal(f.action, CONSOLE_POWER_BUTTON);
+	assert_int_equal(f.n, 0);
+
+	/* A quit after a press in the same read wins (the VM ends anyway). */
+	f = FILTER(&st, ESC "p" "q" ESC "x" "tail");
+	assert_int_equal(f.action, CONSOLE_QUIT);
+	assert_output(&f, "q", 1);
+
+	/* Ctrl-A Ctrl-A p is a literal Ctrl-A then p; a plain p is a p. */
+	st.pending = false;
+	f = FILTER(&st, ESC ESC "p" "p");
+	assert_int_equal(f.action, CONSOLE_NONE);
+	assert_output(&f, ESC "pp", 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_ctrl_a_ctrl_a_sends_one),
 		cmocka_unit_test(test_ctrl_a_other_byte_passes),
 		cmocka_unit_test(test_escape_split_across_reads),
+		cmocka_unit_test(test_ctrl_a_p_power_button),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
