@@ -229,6 +229,16 @@ int cmd_start(int argc, char **argv)
 	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
 	if (status)
 		return status;
+	{
+		enum vm_state next;
+
+		if (vm_state_next(c.rec.state, VM_OP_START, &next)) {
+			vm_state_refusal(a.name, c.rec.state, VM_OP_START, NULL, err, sizeof(err));
+			log_error("%s", err);
+			vmctl_close(&c);
+			return EXIT_REFUSED;
+		}
+	}
 	live_fd = vm_live_lock(&c.paths);
 	if (live_fd < 0) {
 		log_error(live_fd == -EWOULDBLOCK ? "a nestvm process still runs '%s': nestvm kill %s"

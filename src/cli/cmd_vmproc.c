@@ -334,9 +334,11 @@ static int vmproc_open_logs(struct vmproc *p, char *err, size_t errlen)
 	p->log_fd = open(p->paths.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
 			 0600);
 	if (p->log_fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", p->paths.console_log,
-			 strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot create the console log in %.900s: %s",
+			 p->paths.dir, strerror(e));
+		return -e;
 	}
 	return 0;
 }
@@ -391,7 +393,9 @@ static void vmproc_record_end(struct vmproc *p, int status, const char *why)
 		/* It never ran: back to stopped, saying why the start failed. */
 		char reason[600];
 
-		snprintf(reason, sizeof(reason), "start failed: %s", why);
+		/* The first line: the fix that follows it is for the user, now. */
+		snprintf(reason, sizeof(reason), "start failed: %.*s", (int)strcspn(why, "\n"),
+			 why);
 		vmproc_report_ready(p, status, why);
 		if (vmproc_transition(p, VM_OP_EXITED, reason, status, err, sizeof(err)))
 			log_warn("cannot record the failed start: %s", err);

@@ -179,6 +179,8 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 			snprintf(err, errlen, "cannot start the console: %s", strerror(-r));
 			return EXIT_VMM_ERROR;
 		}
+		/* After console_start, which clears the struct: Ctrl-A p. */
+		console_set_power_fn(&c->con, platform_power_button_fn, &c->plat);
 		c->con_used = true;
 	}
 	log_info("booting %s%s%s with %u vCPU%s and %llu MiB%s", c->opt.kernel,
