@@ -178,6 +178,13 @@ static int run_vm(struct run_ctx *c, char *err, size_t errlen)
 		return user ? EXIT_USAGE : EXIT_VMM_ERROR;
 	}
 	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
+	/* The kernel and initrd are in guest RAM now, and a reboot ends the
+	 * VM: their buffers (the kernel alone is ~8 MiB) need not stay
+	 * resident for the VM's lifetime. */
+	free(c->kernel);
+	free(c->initrd);
+	c->kernel = c->initrd = NULL;
+	req.kernel = req.initrd = NULL;
 	if (r == -ENOTSUP)
 		return EXIT_NO_KVM;
 	if (r)
