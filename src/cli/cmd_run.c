@@ -114,9 +114,10 @@ static void run_print_stats(const struct vm *vm)
 		t.exits_mmio += vm->vcpus[i].stats.exits_mmio;
 		t.exits_other += vm->vcpus[i].stats.exits_other;
 	}
-	log_info("exits to userspace: %llu (port I/O %llu, MMIO %llu, other %llu)",
-		 (unsigned long long)t.exits, (unsigned long long)t.exits_io,
-		 (unsigned long long)t.exits_mmio, (unsigned long long)t.exits_other);
+	log_info("exits to userspace: %llu (port I/O %llu, MMIO %llu, other %llu); "
+		 "coalesced port writes: %llu", (unsigned long long)t.exits,
+		 (unsigned long long)t.exits_io, (unsigned long long)t.exits_mmio,
+		 (unsigned long long)t.exits_other, (unsigned long long)vm->coalesced_writes);
 }
 
 static int run_report(struct run_ctx *c, enum vm_stop_reason reason)
