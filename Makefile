@@ -1,6 +1,6 @@
 # nestvm build. `make` builds build/nestvm; `make unit` builds and runs the
 # cmocka unit tests twice (plain, then under ASan+UBSan); `make test` runs
-# every tier through tests/run.
+# every tier through tests/run; `make bench` writes docs/benchmarks.md.
 CC       ?= gcc
 BUILD    ?= build
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -21,7 +21,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-san/%)
 GEN      := $(BUILD)/gen/dsdt.hex
 
-.PHONY: all unit unit-build test demo clean
+.PHONY: all unit unit-build test demo bench clean
 all: $(BUILD)/nestvm
 
 $(BUILD)/nestvm: $(OBJ)
@@ -61,6 +61,10 @@ test:
 
 demo:
 	scripts/demo
+
+# Not part of `make test`: nestvm beside QEMU, per level; writes docs/benchmarks.md.
+bench:
+	scripts/bench
 
 clean:
 	rm -rf $(BUILD)

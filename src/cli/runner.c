@@ -96,9 +96,10 @@ static void run_print_stats(const struct vm *vm)
 		t.exits_mmio += vm->vcpus[i].stats.exits_mmio;
 		t.exits_other += vm->vcpus[i].stats.exits_other;
 	}
-	log_info("exits to userspace: %llu (port I/O %llu, MMIO %llu, other %llu)",
-		 (unsigned long long)t.exits, (unsigned long long)t.exits_io,
-		 (unsigned long long)t.exits_mmio, (unsigned long long)t.exits_other);
+	log_info("exits to userspace: %llu (port I/O %llu, MMIO %llu, other %llu); "
+		 "coalesced port writes: %llu", (unsigned long long)t.exits,
+		 (unsigned long long)t.exits_io, (unsigned long long)t.exits_mmio,
+		 (unsigned long long)t.exits_other, (unsigned long long)vm->coalesced_writes);
 }
 
 static int run_report(struct runner *c, enum vm_stop_reason reason)
@@ -163,6 +164,13 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 	if (h->on_devices && h->on_devices(c, h->opaque, err, errlen))
 		return EXIT_VMM_ERROR;
 	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
+	/* The kernel and initrd are in guest RAM now (a reboot loads them
+	 * again): their buffers (the kernel alone is ~8 MiB) need not stay
+	 * resident for the VM's lifetime. */
+	free(c->kernel);
+	free(c->initrd);
+	c->kernel = c->initrd = NULL;
+	req.kernel = req.initrd = NULL;
 	if (r == -ENOTSUP)
 		return EXIT_NO_KVM;
 	if (r)

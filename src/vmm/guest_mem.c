@@ -11,13 +11,35 @@ void guest_mem_init_layout(struct guest_mem *m, uint8_t *host, uint64_t size)
 	m->low_size = size < GUEST_MEM_HOLE_START ? size : GUEST_MEM_HOLE_START;
 }
 
+/* Guest RAM starts on a 2 MiB boundary of the host's address space, so
+ * that guest-physical and host-virtual addresses agree modulo 2 MiB and KVM
+ * can map the guest with 2 MiB pages wherever the host backs it with
+ * transparent huge pages: one nested page fault per 2 MiB instead of 512.
+ * (Unaligned, the stock kernel's boot took ~30,000 nested page faults
+ * instead of ~1,700.) */
+#define GUEST_MEM_ALIGN (2ULL << 20)
+
 int guest_mem_alloc(struct guest_mem *m, uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	uint64_t span = size + GUEST_MEM_ALIGN, head, tail;
+	uint8_t *raw, *p;
+
+	if (span < size)
+		return -ENOMEM;
+	raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
 		return -errno;
-	/* Guest RAM is never part of a core dump of the VMM. */
+	p = (uint8_t *)(((uintptr_t)raw + GUEST_MEM_ALIGN - 1) & ~(uintptr_t)(GUEST_MEM_ALIGN - 1));
+	head = (uint64_t)(p - raw);
+	tail = span - head - size;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap(p + size, tail);
+	/* Huge pages where the host allows them (THP "madvise" mode), and
+	 * guest RAM is never part of a core dump of the VMM. */
+	madvise(p, size, MADV_HUGEPAGE);
 	madvise(p, size, MADV_DONTDUMP);
 	guest_mem_init_layout(m, p, size);
 	return 0;

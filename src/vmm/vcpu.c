@@ -104,6 +104,8 @@ static void vcpu_handle_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 
+	/* Writes KVM queued (vm_coalesce_pio) happened before this exit. */
+	vm_coalesced_drain(v->vm);
 	v->stats.exits++;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:

@@ -122,6 +122,7 @@ int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, 
 	vm->ncpus = ncpus;
 	iobus_init(&vm->pio);
 	iobus_init(&vm->mmio);
+	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return vm_err(err, errlen, "eventfd");
@@ -156,6 +157,55 @@ int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, 
 	return vm_create_vcpus(vm, err, errlen);
 }
 
+int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len)
+{
+	struct kvm_coalesced_mmio_zone zone = { .addr = port, .size = len, .pio = 1 };
+	long page = sysconf(_SC_PAGESIZE);
+	int off;
+
+	if (!vm->vcpus || !vm->vcpus[0].run)
+		return -EINVAL;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0)
+		return -ENOTSUP;
+	/* The ring's page offset in every vCPU's mmap area. */
+	off = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	if (off <= 0 || page <= 0 || (size_t)(off + 1) * (size_t)page > vm->run_size)
+		return -ENOTSUP;
+	if (ioctl(vm->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
+		return -errno;
+	vm->coalesced_ring = (struct kvm_coalesced_mmio_ring *)((uint8_t *)vm->vcpus[0].run +
+								   (size_t)off * (size_t)page);
+	return 0;
+}
+
+void vm_coalesced_drain(struct vm *vm)
+{
+	struct kvm_coalesced_mmio_ring *ring = vm->coalesced_ring;
+	uint32_t max;
+
+	if (!ring || __atomic_load_n(&ring->first, __ATOMIC_ACQUIRE) ==
+			     __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
+		return;
+	max = (uint32_t)((sysconf(_SC_PAGESIZE) - sizeof(*ring)) / sizeof(struct kvm_coalesced_mmio));
+	pthread_mutex_lock(&vm->coalesced_lock);
+	for (uint32_t first = ring->first; first != __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
+	     first = (first + 1) % max) {
+		struct kvm_coalesced_mmio *e = &ring->coalesced_mmio[first % max];
+		uint8_t data[8];
+		uint32_t len = e->len <= sizeof(data) ? e->len : sizeof(data);
+
+		memcpy(data, e->data, len);
+		if (e->pio)
+			iobus_dispatch(&vm->pio, e->phys_addr, data, len, true);
+		else
+			iobus_dispatch(&vm->mmio, e->phys_addr, data, len, true);
+		vm->coalesced_writes++;
+		/* Hand the slot back only once it has been used. */
+		__atomic_store_n(&ring->first, (first + 1) % max, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->coalesced_lock);
+}
+
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned int i = 0; vm->vcpus && i < vm->ncpus; i++) {
@@ -184,6 +234,7 @@ void vm_destroy(struct vm *vm)
 		pthread_mutex_destroy(&vm->ctl_lock);
 		vm->ctl_ready = false;
 	}
+	vm->coalesced_ring = NULL;
 }
 
 void vm_irq_line(void *opaque, unsigned int irq, int level)

@@ -88,6 +88,11 @@ struct vm {
 	bool ctl_ready;          /* lock and cond initialised */
 	bool paused;             /* under ctl_lock */
 	unsigned int nparked;    /* under ctl_lock: vCPUs parked */
+	/* Coalesced port writes (vm_coalesce_pio): KVM queues them in this
+	 * ring, shared by all vCPUs, instead of exiting; NULL when unused. */
+	struct kvm_coalesced_mmio_ring *coalesced_ring;
+	pthread_mutex_t coalesced_lock;
+	uint64_t coalesced_writes;  /* writes replayed from the ring */
 };
 
 /* Create the KVM VM: in-kernel irqchip and PIT, guest memory, `ncpus`
@@ -95,6 +100,19 @@ struct vm {
 int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, char *err,
 	      size_t errlen);
 void vm_destroy(struct vm *vm);
+
+/* Let KVM queue the guest's writes to ports [port, port+len) instead of
+ * exiting to nestvm for each: they are replayed on the port bus, in order,
+ * before the next exit of any vCPU is handled (vm_coalesced_drain). Only for
+ * a register whose writes have no effect until a later access that exits
+ * anyway (a read, or a write elsewhere), such as the PCI configuration
+ * address at 0xCF8. Reads of those ports still exit. 0, or -errno (e.g.
+ * -ENOTSUP when KVM lacks KVM_CAP_COALESCED_PIO: the writes then exit as
+ * before). Call after vm_create, before the vCPUs run. */
+int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len);
+
+/* Replay the queued writes (every vCPU thread, before handling an exit). */
+void vm_coalesced_drain(struct vm *vm);
 
 /* Drive a GSI (irq_line_fn for devices; opaque is the struct vm). */
 void vm_irq_line(void *opaque, unsigned int irq, int level);

@@ -226,6 +226,7 @@ static void test_alloc_free(void **state)
 	(void)state;
 	assert_int_equal(guest_mem_alloc(&m, 4 * MIB), 0);
 	assert_non_null(m.host);
+	assert_int_equal((uintptr_t)m.host % (2 * MIB), 0); /* 2 MiB aligned: huge pages */
 	assert_int_equal(m.size, 4 * MIB);
 	assert_int_equal(m.low_size, 4 * MIB);
 	assert_int_equal(m.host[4 * MIB - 1], 0);    /* anonymous memory starts zeroed */
