@@ -7,7 +7,11 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
-LDLIBS   := -lpthread -ljansson -lslirp -lsqlite3 -lmicrohttpd -lcurl
+# SQLite, libmicrohttpd and libcurl are loaded on demand (src/lazy/): not
+# linked into nestvm, so `nestvm run` maps none of them. The unit tests
+# link them too, for their own direct calls.
+LDLIBS   := -lpthread -ljansson -lslirp -ldl
+TEST_LIBS := -lsqlite3 -lmicrohttpd -lcurl -lcmocka
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRC      := $(shell find src -name '*.c' | sort)
@@ -42,11 +46,11 @@ $(BUILD)/san/%.o: %.c | $(GEN)
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/unit-san/%: tests/unit/%.c $(SAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(TEST_LIBS)
 
 unit-build: $(UNIT_BIN) $(UNIT_SAN)
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "lazy/lazylib.h"
 #include "vmm/log.h"
 
 #define NESTVM_VERSION "0.2.0"
@@ -78,6 +79,12 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0)
 		return main_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		/* --libs: the libraries loaded on demand, for image builders. */
+		if (argc > 2 && strcmp(argv[2], "--libs") == 0) {
+			for (int i = 0; lazylib_sonames[i]; i++)
+				puts(lazylib_sonames[i]);
+			return 0;
+		}
 		printf("nestvm %s\n", NESTVM_VERSION);
 		return 0;
 	}

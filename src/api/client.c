@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <curl/curl.h>
+#include "lazy/curl_lazy.h"
 
 #define API_REPLY_MAX (1024 * 1024)   /* a reply larger than this is not ours */
 
@@ -158,6 +158,9 @@ int api_client_request(const char *path, const char *method, const char *route,
 	*status = 0;
 	*reply = NULL;
 	r = api_client_check_path(path, err, errlen);
+	if (r < 0)
+		return r;
+	r = curl_lazy_load(err, errlen);
 	if (r < 0)
 		return r;
 	pthread_once(&api_curl_once, api_curl_init);

@@ -24,7 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
+#include "lazy/mhd_lazy.h"
 
 #include "vmm/log.h"
 #include "vmm/unix_sock.h"
@@ -467,6 +467,9 @@ int api_server_start(struct api_server **out, const char *path, const struct api
 	int fd, r;
 
 	*out = NULL;
+	r = mhd_lazy_load(err, errlen);
+	if (r)
+		return r;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");

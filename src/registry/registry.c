@@ -283,6 +283,9 @@ int registry_open(struct registry **out, const char *state_dir, char *err, size_
 	int rc;
 
 	*out = NULL;
+	rc = sqlite_lazy_load(err, errlen);
+	if (rc)
+		return rc;
 	rc = registry_mkdirs(state_dir, err, errlen);
 	if (rc)
 		return rc;

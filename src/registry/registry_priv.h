@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "lazy/sqlite_lazy.h"
 
 #include "registry/registry.h"
 

@@ -114,14 +114,10 @@ rig_install_modules() {
 	done
 }
 
-# rig_copy_bin BIN ROOT [DEST]: copy executable BIN to ROOT/DEST (default
-# ROOT/usr/bin/<name>) with every shared library ldd lists, each at its own
-# path (the dynamic loader included), so it runs inside the image at ROOT.
-rig_copy_bin() {
-	local bin=$1 root=$2 dest=${3:-/usr/bin/$(basename "$1")} lib out
-	[ -x "$bin" ] || rig_die "$bin is not an executable file"
-	mkdir -p "$root$(dirname "$dest")"
-	cp -L "$bin" "$root$dest"
+# rig_copy_libs FILE ROOT: copy every shared library ldd lists for FILE (an
+# executable or a library) into ROOT, each at its own path.
+rig_copy_libs() {
+	local bin=$1 root=$2 lib out
 	if ! out=$(ldd "$bin" 2>&1); then
 		case $out in *"not a dynamic executable"*) return 0 ;; esac
 		rig_die "ldd $bin failed: $out"
@@ -132,6 +128,27 @@ rig_copy_bin() {
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out")
+}
+
+# rig_copy_bin BIN ROOT [DEST]: copy executable BIN to ROOT/DEST (default
+# ROOT/usr/bin/<name>) with every shared library ldd lists, each at its own
+# path (the dynamic loader included), so it runs inside the image at ROOT.
+# For nestvm, also the libraries it loads on demand (`nestvm version
+# --libs`: SQLite, libmicrohttpd, libcurl) with theirs.
+rig_copy_bin() {
+	local bin=$1 root=$2 dest=${3:-/usr/bin/$(basename "$1")} so path
+	[ -x "$bin" ] || rig_die "$bin is not an executable file"
+	mkdir -p "$root$(dirname "$dest")"
+	cp -L "$bin" "$root$dest"
+	rig_copy_libs "$bin" "$root"
+	[ "$(basename "$dest")" = nestvm ] || return 0
+	for so in $("$bin" version --libs); do
+		path=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')
+		[ -n "$path" ] || rig_die "nestvm loads $so on demand, and this machine has none"
+		mkdir -p "$root$(dirname "$path")"
+		cp -L "$path" "$root$path"
+		rig_copy_libs "$path" "$root"
+	done
 }
 
 # rig_lock NAME: hold $RIG_DIR/NAME.lock until the script exits, so that
