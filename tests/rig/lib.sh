@@ -143,7 +143,7 @@ rig_copy_bin() {
 	rig_copy_libs "$bin" "$root"
 	[ "$(basename "$dest")" = nestvm ] || return 0
 	for so in $("$bin" version --libs); do
-		path=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')
+		path=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v so="$so" '!p && $1 == so && /x86-64/ { p = $NF } END { print p }')
 		[ -n "$path" ] || rig_die "nestvm loads $so on demand, and this machine has none"
 		mkdir -p "$root$(dirname "$path")"
 		cp -L "$path" "$root$path"
