@@ -7,11 +7,12 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
-# SQLite, libmicrohttpd and libcurl are loaded on demand (src/lazy/): not
-# linked into nestvm, so `nestvm run` maps none of them. The unit tests
+# libslirp, SQLite, libmicrohttpd and libcurl are loaded on demand
+# (src/lazy/): not linked into nestvm, so `nestvm run` maps none of them
+# unless it needs them. The unit tests
 # link them too, for their own direct calls.
-LDLIBS   := -lpthread -ljansson -lslirp -ldl
-TEST_LIBS := -lsqlite3 -lmicrohttpd -lcurl -lcmocka
+LDLIBS   := -lpthread -ljansson -ldl
+TEST_LIBS := -lsqlite3 -lmicrohttpd -lcurl -lslirp -lcmocka
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRC      := $(shell find src -name '*.c' | sort)

@@ -1,6 +1,8 @@
 /* Libraries loaded on first use (dlopen), not at process start.
  *
- * `nestvm run` needs none of the control plane's libraries: SQLite (the
+ * libslirp (with GLib, 1.5 MiB resident) is needed only by a VM with a
+ * user-mode NIC (slirp_lazy.h). And `nestvm run` needs none of the control
+ * plane's libraries: SQLite (the
  * registry), libmicrohttpd (the API server) and libcurl (its client) with
  * their dependencies (GnuTLS, OpenSSL, Kerberos, LDAP, ...) are about 7 MiB
  * of resident memory and 30-odd libraries for the dynamic loader to map,

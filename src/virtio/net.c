@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <slirp/libslirp.h>
+#include "lazy/slirp_lazy.h"
 
 #include "virtio/net_frame.h"
 #include "vmm/log.h"
@@ -668,7 +668,10 @@ static struct in_addr net_ip(const char *s)
 static int net_slirp_open(struct virtio_net *net, char *err, size_t errlen)
 {
 	SlirpConfig sc;
+	int r = slirp_lazy_load(err, errlen);
 
+	if (r)
+		return r;
 	memset(&sc, 0, sizeof(sc));
 	sc.version = 3;          /* up to disable_dns; timers through timer_new */
 	sc.restricted = 0;

@@ -13,6 +13,7 @@
 #include "lazy/curl_lazy.h"
 #include "lazy/lazylib.h"
 #include "lazy/mhd_lazy.h"
+#include "lazy/slirp_lazy.h"
 #include "lazy/sqlite_lazy.h"
 
 static void test_missing_library(void **state)
@@ -67,13 +68,15 @@ static void test_real_tables(void **state)
 	assert_int_equal(sqlite_lazy_load(err, sizeof(err)), 0);
 	assert_int_equal(mhd_lazy_load(err, sizeof(err)), 0);
 	assert_int_equal(curl_lazy_load(err, sizeof(err)), 0);
+	assert_int_equal(slirp_lazy_load(err, sizeof(err)), 0);
+	assert_non_null(slirp_lazy.pollfds_poll);
 	assert_non_null(sqlite_lazy.open_v2);
 	assert_non_null(sqlite_lazy.last_insert_rowid);
 	assert_non_null(mhd_lazy.start_daemon);
 	assert_non_null(curl_lazy.slist_free_all);
 	/* A call through the table reaches the library. */
 	assert_string_equal(sqlite3_errstr(SQLITE_BUSY), "database is locked");
-	assert_int_equal(lazylib_sonames[3] == NULL, 1);
+	assert_int_equal(lazylib_sonames[4] == NULL, 1);
 }
 
 int main(void)
