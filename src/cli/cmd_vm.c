@@ -187,8 +187,9 @@ int cmd_list(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (vmctl_open(&c, dir, NULL, 0))
-		return EXIT_VMM_ERROR;
+	r = vmctl_open(&c, dir, NULL, 0);
+	if (r)
+		return r;
 	r = registry_list(c.reg, &v, &n, err, sizeof(err));
 	if (r) {
 		log_error("%s", err);
@@ -265,6 +266,7 @@ int cmd_show(int argc, char **argv)
 	struct vmctl c;
 	const char *dir, *name;
 	json_t *j;
+	int status;
 
 	if (vm_state_dir_arg(&argc, argv, &dir))
 		return EXIT_USAGE;
@@ -282,8 +284,9 @@ int cmd_show(int argc, char **argv)
 		log_error("unexpected argument '%s' (nestvm show --help)", argv[2]);
 		return EXIT_USAGE;
 	}
-	if (vmctl_open(&c, dir, name, VMCTL_TRYLOCK | VMCTL_GET))
-		return EXIT_USAGE;
+	status = vmctl_open(&c, dir, name, VMCTL_TRYLOCK | VMCTL_GET);
+	if (status)
+		return status;
 	j = vm_record_json(&c, &c.rec);
 	json_object_set_new(j, "live", vm_state_active(c.rec.state) ? vm_show_live(&c) :
 			    json_null());
