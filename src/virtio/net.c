@@ -42,6 +42,7 @@
 
 #include "virtio/net_frame.h"
 #include "vmm/log.h"
+#include "vmm/thread.h"
 
 #define NET_QUEUE_SIZE     256
 #define NET_RXQ            0
@@ -807,7 +808,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, str
 		 * ones from a signalfd, which needs them blocked everywhere. */
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		r = -pthread_create(&net->slirp_thread, NULL, net_slirp_main, net);
+		r = -vmm_thread_create(&net->slirp_thread, net_slirp_main, net);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (r) {
 			/* The PCI function is on the bus now: keep the device (it

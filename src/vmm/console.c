@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/thread.h"
 
 enum console_action console_escape_filter(struct console_escape *st, const uint8_t *in,
 					  size_t n, uint8_t *out, size_t *out_n)
@@ -180,7 +181,7 @@ int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *s
 		return -errno;
 	if (c->is_tty)
 		console_set_raw(c);
-	r = pthread_create(&c->thread, NULL, console_thread, c);
+	r = vmm_thread_create(&c->thread, console_thread, c);
 	if (r) {
 		console_stop(c);
 		return -r;

@@ -11,6 +11,7 @@
 
 #include "vmm/evloop.h"
 #include "vmm/log.h"
+#include "vmm/thread.h"
 
 #define CONSOLE_SOCK_RETRY_MS 10   /* while the UART's input queue is full */
 
@@ -277,7 +278,7 @@ int console_sock_start(struct console_sock *cs, const char *path, int log_fd,
 		snprintf(err, errlen, "eventfd: %s", strerror(-r));
 		goto err;
 	}
-	r = -pthread_create(&cs->thread, NULL, console_sock_thread, cs);
+	r = -vmm_thread_create(&cs->thread, console_sock_thread, cs);
 	if (r) {
 		snprintf(err, errlen, "cannot start the console thread: %s", strerror(-r));
 		goto err;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/thread.h"
 
 void evloop_signal_fd(int efd)
 {
@@ -74,7 +75,7 @@ static void *evloop_thread(void *arg)
 
 int evloop_start(struct evloop *l)
 {
-	int r = pthread_create(&l->thread, NULL, evloop_thread, l);
+	int r = vmm_thread_create(&l->thread, evloop_thread, l);
 	if (r)
 		return -r;
 	l->started = true;

@@ -15,6 +15,7 @@
 
 #include "vmm/evloop.h"
 #include "vmm/log.h"
+#include "vmm/thread.h"
 
 #define VM_TSS_ADDR          0xfffbd000ULL
 #define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -324,7 +325,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		vm_fail(vm, VM_STOP_ERROR, "cannot install the vCPU kick signal handler");
 
 	for (unsigned int i = 0; i < vm->ncpus && !vm_stopping(vm); i++) {
-		r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		r = vmm_thread_create(&vm->vcpus[i].thread, vcpu_thread, &vm->vcpus[i]);
 		if (r) {
 			vm_fail(vm, VM_STOP_ERROR, "cannot start vCPU thread %u: %s", i, strerror(r));
 			break;
