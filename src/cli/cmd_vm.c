@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,23 +343,6 @@ static void vm_what_add(char *what, size_t len, const char *item)
 	snprintf(what + n, len - n, "%s%s", n ? ", " : "", item);
 }
 
-static int vm_abs_path(const char *what, const char *in, char *out, size_t len, char *err,
-		       size_t errlen)
-{
-	char buf[PATH_MAX];
-
-	if (!realpath(in, buf)) {
-		snprintf(err, errlen, "%s %s: %s", what, in, strerror(errno));
-		return -errno;
-	}
-	if (strlen(buf) >= len) {
-		snprintf(err, errlen, "%s %s: the path is too long", what, in);
-		return -ENAMETOOLONG;
-	}
-	snprintf(out, len, "%s", buf);
-	return 0;
-}
-
 /* Apply `s` to d; `what` names the changes ("nested virtualization, memory"). */
 static int vm_set_apply(struct vm_def *d, const struct set_options *s, char *what, size_t wlen,
 			char *err, size_t errlen)
@@ -389,15 +371,16 @@ static int vm_set_apply(struct vm_def *d, const struct set_options *s, char *wha
 		vm_what_add(what, wlen, "devices");
 	}
 	if (s->kernel) {
-		r = vm_abs_path("kernel", s->kernel, d->kernel, sizeof(d->kernel), err, errlen);
+		r = vmdef_resolve_path("kernel", s->kernel, d->kernel, sizeof(d->kernel), false, err,
+				       errlen);
 		vm_what_add(what, wlen, "kernel");
 	}
 	if (!r && s->initrd) {
 		if (strcmp(s->initrd, "none") == 0)
 			d->initrd[0] = '\0';
 		else
-			r = vm_abs_path("initrd", s->initrd, d->initrd, sizeof(d->initrd), err,
-					errlen);
+			r = vmdef_resolve_path("initrd", s->initrd, d->initrd, sizeof(d->initrd),
+					       false, err, errlen);
 		vm_what_add(what, wlen, "initrd");
 	}
 	if (!r && s->cmdline) {
@@ -410,8 +393,8 @@ static int vm_set_apply(struct vm_def *d, const struct set_options *s, char *wha
 	}
 	for (unsigned int i = 0; !r && s->set_disks && i < s->dev.n_disks; i++) {
 		d->disks[i].readonly = s->dev.disks[i].readonly;
-		r = vm_abs_path("disk", s->dev.disks[i].path, d->disks[i].path,
-				sizeof(d->disks[i].path), err, errlen);
+		r = vmdef_resolve_path("disk", s->dev.disks[i].path, d->disks[i].path,
+				       sizeof(d->disks[i].path), true, err, errlen);
 	}
 	if (!r && s->set_disks) {
 		d->n_disks = s->dev.n_disks;
@@ -457,8 +440,14 @@ int cmd_set(int argc, char **argv)
 	*d = c.rec.def;
 	was_nested = d->nested;
 	r = vm_set_apply(d, s, what, sizeof(what), err, sizeof(err));
-	if (!r)
-		r = registry_update(c.reg, d, what, err, sizeof(err));
+	if (r) {
+		/* A path or value the user gave: their input. */
+		log_error("%s", err);
+		vmctl_close(&c);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	r = registry_update(c.reg, d, what, err, sizeof(err));
 	if (r) {
 		log_error("%s", err);
 	} else {

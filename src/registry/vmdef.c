@@ -77,7 +77,7 @@ static int vmdef_check_ranges(const struct vm_def *d, char *err, size_t errlen)
 /* The absolute path of an existing file (`what` names it in messages):
  * the VM is started later, from another directory, so a relative path
  * would point elsewhere then. */
-static int vmdef_resolve(const char *what, const char *path, char *out, size_t outlen,
+int vmdef_resolve_path(const char *what, const char *path, char *out, size_t outlen,
 			 bool block_ok, char *err, size_t errlen)
 {
 	struct stat st;
@@ -117,9 +117,10 @@ int vmdef_from_options(struct vm_def *d, const char *name, const struct run_opti
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	if (!o->kernel)
 		return vmdef_err(-EINVAL, err, errlen, "--kernel PATH is required");
-	rc = vmdef_resolve("kernel", o->kernel, d->kernel, sizeof(d->kernel), false, err, errlen);
+	rc = vmdef_resolve_path("kernel", o->kernel, d->kernel, sizeof(d->kernel), false, err,
+				errlen);
 	if (!rc && o->initrd)
-		rc = vmdef_resolve("initrd", o->initrd, d->initrd, sizeof(d->initrd), false, err,
+		rc = vmdef_resolve_path("initrd", o->initrd, d->initrd, sizeof(d->initrd), false, err,
 				   errlen);
 	if (rc)
 		return rc;
@@ -142,7 +143,7 @@ int vmdef_from_options(struct vm_def *d, const char *name, const struct run_opti
 
 		snprintf(what, sizeof(what), "disk %u", i + 1);
 		d->disks[i].readonly = o->disks[i].readonly;
-		rc = vmdef_resolve(what, o->disks[i].path, d->disks[i].path,
+		rc = vmdef_resolve_path(what, o->disks[i].path, d->disks[i].path,
 				   sizeof(d->disks[i].path), true, err, errlen);
 		if (rc)
 			return rc;

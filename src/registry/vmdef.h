@@ -43,6 +43,12 @@ int vmdef_check_name(const char *name, char *err, size_t errlen);
 int vmdef_from_options(struct vm_def *d, const char *name, const struct run_options *o,
 		       char *err, size_t errlen);
 
+/* The absolute path of an existing regular file (or block device when
+ * block_ok) into out; `what` ("kernel", "disk") names it in messages.
+ * 0, or -errno with a message. Used for every path a definition stores. */
+int vmdef_resolve_path(const char *what, const char *path, char *out, size_t outlen,
+		       bool block_ok, char *err, size_t errlen);
+
 /* Fill run options from a definition (o's strings point into d). */
 void vmdef_to_options(const struct vm_def *d, struct run_options *o);
 
