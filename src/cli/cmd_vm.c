@@ -57,6 +57,28 @@ static int vm_state_dir_arg(int *argc, char **argv, const char **dir)
 	return 0;
 }
 
+/* "NAME [--state-dir DIR]" and nothing else (show, delete): 0 with *dir
+ * and *name set; -1 when --help printed `usage`; EXIT_USAGE on an error,
+ * already reported. */
+static int vm_parse_name_only(int argc, char **argv, const char *cmd, const char *usage,
+			      const char **dir, const char **name)
+{
+	if (vm_state_dir_arg(&argc, argv, dir))
+		return EXIT_USAGE;
+	if (vm_wants_help(argc, argv)) {
+		puts(usage);
+		return -1;
+	}
+	*name = vm_take_name(argc, argv, cmd);
+	if (!*name)
+		return EXIT_USAGE;
+	if (argc > 2) {
+		log_error("unexpected argument '%s' (nestvm %s --help)", argv[2], cmd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 int cmd_create(int argc, char **argv)
 {
 	struct run_options opt;
@@ -267,22 +289,13 @@ int cmd_show(int argc, char **argv)
 	json_t *j;
 	int status;
 
-	if (vm_state_dir_arg(&argc, argv, &dir))
-		return EXIT_USAGE;
-	if (vm_wants_help(argc, argv)) {
-		puts("usage: nestvm show NAME [--state-dir DIR]\n\n"
-		     "The VM's definition and state as JSON; while it runs, also what its process\n"
-		     "reports under \"live\": uptime, exits, and the live nested status (has the\n"
-		     "guest turned VMX/SVM on, is a nested guest running right now).");
-		return 0;
-	}
-	name = vm_take_name(argc, argv, "show");
-	if (!name)
-		return EXIT_USAGE;
-	if (argc > 2) {
-		log_error("unexpected argument '%s' (nestvm show --help)", argv[2]);
-		return EXIT_USAGE;
-	}
+	status = vm_parse_name_only(argc, argv, "show",
+		"usage: nestvm show NAME [--state-dir DIR]\n\n"
+		"The VM's definition and state as JSON; while it runs, also what its process\n"
+		"reports under \"live\": uptime, exits, and the live nested status (has the\n"
+		"guest turned VMX/SVM on, is a nested guest running right now).", &dir, &name);
+	if (status)
+		return status < 0 ? 0 : status;
 	status = vmctl_open(&c, dir, name, VMCTL_TRYLOCK | VMCTL_GET);
 	if (status)
 		return status;
@@ -305,21 +318,12 @@ int cmd_delete(int argc, char **argv)
 	char err[1024];
 	int r, status;
 
-	if (vm_state_dir_arg(&argc, argv, &dir))
-		return EXIT_USAGE;
-	if (vm_wants_help(argc, argv)) {
-		puts("usage: nestvm delete NAME [--state-dir DIR]\n\n"
-		     "Remove a stopped (or crashed) VM's definition and its logs. Its disk images\n"
-		     "are left alone. Refused while the VM runs: stop it first.");
-		return 0;
-	}
-	name = vm_take_name(argc, argv, "delete");
-	if (!name)
-		return EXIT_USAGE;
-	if (argc > 2) {
-		log_error("unexpected argument '%s' (nestvm delete --help)", argv[2]);
-		return EXIT_USAGE;
-	}
+	status = vm_parse_name_only(argc, argv, "delete",
+		"usage: nestvm delete NAME [--state-dir DIR]\n\n"
+		"Remove a stopped (or crashed) VM's definition and its logs. Its disk images\n"
+		"are left alone. Refused while the VM runs: stop it first.", &dir, &name);
+	if (status)
+		return status < 0 ? 0 : status;
 	status = vmctl_open(&c, dir, name, VMCTL_LOCK | VMCTL_GET);
 	if (status)
 		return status;
