@@ -17,7 +17,7 @@
 
 #include <linux/kvm.h>
 
-#include "hw/hw.h"
+#include "vmm/stop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/iobus.h"
 
