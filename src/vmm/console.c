@@ -177,6 +177,8 @@ int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *s
 	c->stop_fn = stop_fn;
 	c->stop_opaque = stop_opaque;
 	c->is_tty = isatty(in_fd);
+	c->out_tty = isatty(out_fd);
+	term_filter_init(&c->out_filter);
 	if (pipe2(c->wake, O_CLOEXEC) < 0)
 		return -errno;
 	if (c->is_tty)
@@ -210,17 +212,34 @@ void console_stop(struct console *c)
 	}
 }
 
-void console_write(void *opaque, const uint8_t *buf, size_t len)
+/* Write all of buf to fd; gives up when the output is gone. */
+static void console_write_all(int fd, const uint8_t *buf, size_t len)
 {
-	struct console *c = opaque;
-
 	while (len > 0) {
-		ssize_t n = write(c->out_fd, buf, len);
+		ssize_t n = write(fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return;  /* output gone (closed pipe): the guest keeps running */
 		buf += n;
 		len -= (size_t)n;
+	}
+}
+
+void console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct console *c = opaque;
+	uint8_t shown[256 + TERM_FILTER_HOLD];
+
+	if (!c->out_tty) {
+		console_write_all(c->out_fd, buf, len);
+		return;
+	}
+	while (len > 0) {
+		size_t chunk = len < 256 ? len : 256;
+
+		console_write_all(c->out_fd, shown, term_filter_run(&c->out_filter, buf, chunk, shown));
+		buf += chunk;
+		len -= chunk;
 	}
 }

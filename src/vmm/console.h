@@ -13,6 +13,7 @@
 
 #include "hw/hw.h"
 #include "hw/serial.h"
+#include "vmm/term_filter.h"
 
 /* Ctrl-A, then: 'x' quits, 'p' presses the ACPI power button, Ctrl-A sends
  * one Ctrl-A; any other byte goes to the guest (the Ctrl-A is dropped). */
@@ -44,6 +45,8 @@ struct console {
 	pthread_t thread;
 	bool started;
 	struct console_escape esc;
+	bool out_tty;          /* out_fd is a terminal: guest output passes out_filter */
+	struct term_filter out_filter;  /* under the UART's lock (console_write's caller) */
 	struct serial8250 *serial;
 	vm_stop_fn stop_fn;
 	void *stop_opaque;
@@ -63,7 +66,9 @@ int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *s
 /* Stop the input thread and restore the terminal. */
 void console_stop(struct console *c);
 
-/* serial_out_fn: write guest output to the console's out_fd. */
+/* serial_out_fn: write guest output to the console's out_fd; to a terminal
+ * through the terminal filter (vmm/term_filter.h), so the guest cannot
+ * drive the operator's terminal. */
 void console_write(void *opaque, const uint8_t *buf, size_t len);
 
 #endif

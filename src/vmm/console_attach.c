@@ -3,6 +3,7 @@
 #include "vmm/console_sock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "vmm/term_filter.h"
 #include "vmm/unix_sock.h"
 
 enum console_attach_end { ATTACH_DETACHED = 0, ATTACH_CLOSED = 1 };
@@ -49,10 +51,12 @@ static int console_attach_write_all(int fd, const uint8_t *buf, size_t len, bool
 	return 0;
 }
 
-/* The VM's output to out_fd. ATTACH_CLOSED when the VM's side is gone. */
-static int console_attach_output(int sock, int out_fd, char *err, size_t errlen)
+/* The VM's output to out_fd, through tf (guest bytes bound for a terminal;
+ * NULL: out_fd is not one). ATTACH_CLOSED when the VM's side is gone. */
+static int console_attach_output(int sock, int out_fd, struct term_filter *tf, char *err,
+				 size_t errlen)
 {
-	uint8_t buf[4096];
+	uint8_t buf[4096], shown[sizeof(buf) + TERM_FILTER_HOLD];
 	ssize_t n = read(sock, buf, sizeof(buf));
 	int r;
 
@@ -65,7 +69,11 @@ static int console_attach_output(int sock, int out_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "console socket: %s", strerror(-r));
 		return r;
 	}
-	r = console_attach_write_all(out_fd, buf, (size_t)n, false);
+	if (tf)
+		r = console_attach_write_all(out_fd, shown, term_filter_run(tf, buf, (size_t)n, shown),
+					     false);
+	else
+		r = console_attach_write_all(out_fd, buf, (size_t)n, false);
 	if (r < 0)
 		snprintf(err, errlen, "cannot write the console's output: %s", strerror(-r));
 	return r < 0 ? r : -EAGAIN;
@@ -107,6 +115,10 @@ static int console_attach_input(int sock, int in_fd, char *err, size_t errlen)
  * closing is shown. */
 static int console_attach_relay(int sock, int in_fd, int out_fd, char *err, size_t errlen)
 {
+	struct term_filter tf;
+	bool tty = isatty(out_fd);
+
+	term_filter_init(&tf);
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = sock, .events = POLLIN },
@@ -122,7 +134,7 @@ static int console_attach_relay(int sock, int in_fd, int out_fd, char *err, size
 			return r;
 		}
 		if (p[0].revents) {
-			r = console_attach_output(sock, out_fd, err, errlen);
+			r = console_attach_output(sock, out_fd, tty ? &tf : NULL, err, errlen);
 			if (r != -EAGAIN)
 				return r;
 		}
