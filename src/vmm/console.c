@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/log.h"
@@ -165,6 +166,161 @@ static void *console_thread(void *arg)
 	return NULL;
 }
 
+static uint64_t console_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Add buf to the output queue. A full queue is waited on, for a slow
+ * reader, for CONSOLE_OUT_WAIT_MS; a reader that did not make room in that
+ * time counts as stalled: its output is dropped (and counted) without
+ * waiting until it has read the queue down to half. */
+static void console_queue(struct console *c, const uint8_t *buf, size_t len)
+{
+	size_t room, n, tail, first;
+
+	pthread_mutex_lock(&c->out_lock);
+	if (c->out_len + len > CONSOLE_OUT_RING && !c->out_stalled && !c->out_gone) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += CONSOLE_OUT_WAIT_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (c->out_len + len > CONSOLE_OUT_RING && !c->out_gone && !c->out_stop)
+			if (pthread_cond_timedwait(&c->out_room, &c->out_lock, &until) == ETIMEDOUT) {
+				c->out_stalled = true;
+				break;
+			}
+	}
+	if (c->out_gone) {
+		c->out_dropped += len;
+		pthread_mutex_unlock(&c->out_lock);
+		return;
+	}
+	room = CONSOLE_OUT_RING - c->out_len;
+	n = len < room ? len : room;
+	c->out_dropped += len - n;
+	tail = (c->out_head + c->out_len) % CONSOLE_OUT_RING;
+	first = n < CONSOLE_OUT_RING - tail ? n : CONSOLE_OUT_RING - tail;
+	memcpy(c->out_ring + tail, buf, first);
+	memcpy(c->out_ring, buf + first, n - first);
+	c->out_len += n;
+	pthread_cond_signal(&c->out_cond);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+/* The output thread: queue -> out_fd, a page at a time once out_fd is
+ * writable (poll with a timeout, so it never sleeps in write() on a reader
+ * that stopped, and console_stop can end it). */
+static void *console_out_thread(void *arg)
+{
+	struct console *c = arg;
+	uint8_t buf[4096];
+	uint64_t deadline = 0;
+
+	pthread_mutex_lock(&c->out_lock);
+	for (;;) {
+		struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
+		size_t n;
+		ssize_t w;
+		int pr;
+
+		while (!c->out_len && !c->out_stop)
+			pthread_cond_wait(&c->out_cond, &c->out_lock);
+		if (c->out_stop) {
+			if (!deadline)
+				deadline = console_now_ms() + CONSOLE_OUT_DRAIN_MS;
+			if (!c->out_len || console_now_ms() >= deadline)
+				break;
+		}
+		n = c->out_len < sizeof(buf) ? c->out_len : sizeof(buf);
+		if (n > CONSOLE_OUT_RING - c->out_head)
+			n = CONSOLE_OUT_RING - c->out_head;
+		memcpy(buf, c->out_ring + c->out_head, n);
+		pthread_mutex_unlock(&c->out_lock);
+		pr = poll(&p, 1, 100);
+		w = 0;
+		if (pr > 0 && (p.revents & POLLOUT)) {
+			w = write(c->out_fd, buf, n);
+			if (w < 0 && (errno == EINTR || errno == EAGAIN))
+				w = 0;
+		} else if (pr > 0) {
+			w = -1;   /* POLLERR, POLLHUP: the reader is gone */
+		}
+		pthread_mutex_lock(&c->out_lock);
+		if (w < 0) {
+			c->out_gone = true;
+			pthread_cond_broadcast(&c->out_room);
+			c->out_dropped += c->out_len;
+			c->out_len = 0;
+			continue;
+		}
+		c->out_head = (c->out_head + (size_t)w) % CONSOLE_OUT_RING;
+		c->out_len -= (size_t)w;
+		if (c->out_stalled && c->out_len <= CONSOLE_OUT_RING / 2)
+			c->out_stalled = false;
+		if (w > 0)
+			pthread_cond_broadcast(&c->out_room);
+	}
+	c->out_dropped += c->out_len;
+	c->out_len = 0;
+	pthread_mutex_unlock(&c->out_lock);
+	return NULL;
+}
+
+static int console_out_start(struct console *c)
+{
+	int r;
+
+	c->out_ring = malloc(CONSOLE_OUT_RING);
+	if (!c->out_ring)
+		return -ENOMEM;
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&c->out_lock, NULL);
+	pthread_cond_init(&c->out_cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->out_room, &ca);
+	pthread_condattr_destroy(&ca);
+	r = vmm_thread_create(&c->out_thread, console_out_thread, c);
+	if (r) {
+		pthread_cond_destroy(&c->out_room);
+		pthread_cond_destroy(&c->out_cond);
+		pthread_mutex_destroy(&c->out_lock);
+		free(c->out_ring);
+		c->out_ring = NULL;
+		return -r;
+	}
+	c->out_started = true;
+	return 0;
+}
+
+static void console_out_stop(struct console *c)
+{
+	if (!c->out_started)
+		return;
+	pthread_mutex_lock(&c->out_lock);
+	c->out_stop = true;
+	pthread_cond_signal(&c->out_cond);
+	pthread_cond_broadcast(&c->out_room);
+	pthread_mutex_unlock(&c->out_lock);
+	pthread_join(c->out_thread, NULL);
+	c->out_started = false;
+	pthread_cond_destroy(&c->out_room);
+	pthread_cond_destroy(&c->out_cond);
+	pthread_mutex_destroy(&c->out_lock);
+	free(c->out_ring);
+	c->out_ring = NULL;
+	if (c->out_dropped)
+		log_warn("%llu bytes of guest console output were dropped: its reader stopped "
+			 "reading", (unsigned long long)c->out_dropped);
+}
+
 int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *serial,
 		  vm_stop_fn stop_fn, void *stop_opaque)
 {
@@ -183,6 +339,11 @@ int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *s
 		return -errno;
 	if (c->is_tty)
 		console_set_raw(c);
+	r = console_out_start(c);
+	if (r) {
+		console_stop(c);
+		return r;
+	}
 	r = vmm_thread_create(&c->thread, console_thread, c);
 	if (r) {
 		console_stop(c);
@@ -200,6 +361,7 @@ void console_stop(struct console *c)
 		pthread_join(c->thread, NULL);
 		c->started = false;
 	}
+	console_out_stop(c);
 	if (c->raw) {
 		tcsetattr(c->in_fd, TCSANOW, &c->saved);
 		c->raw = false;
@@ -226,19 +388,27 @@ static void console_write_all(int fd, const uint8_t *buf, size_t len)
 	}
 }
 
+static void console_put_direct(struct console *c, const uint8_t *buf, size_t len)
+{
+	console_write_all(c->out_fd, buf, len);
+}
+
 void console_write(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
 	uint8_t shown[256 + TERM_FILTER_HOLD];
 
+	void (*put)(struct console *, const uint8_t *, size_t) =
+		c->out_started ? console_queue : console_put_direct;
+
 	if (!c->out_tty) {
-		console_write_all(c->out_fd, buf, len);
+		put(c, buf, len);
 		return;
 	}
 	while (len > 0) {
 		size_t chunk = len < 256 ? len : 256;
 
-		console_write_all(c->out_fd, shown, term_filter_run(&c->out_filter, buf, chunk, shown));
+		put(c, shown, term_filter_run(&c->out_filter, buf, chunk, shown));
 		buf += chunk;
 		len -= chunk;
 	}

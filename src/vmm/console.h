@@ -21,6 +21,10 @@
 
 enum console_action { CONSOLE_NONE = 0, CONSOLE_QUIT, CONSOLE_POWER_BUTTON };
 
+#define CONSOLE_OUT_RING     (256 * 1024)  /* guest output waiting for its reader */
+#define CONSOLE_OUT_DRAIN_MS 1000          /* how long console_stop lets it drain */
+#define CONSOLE_OUT_WAIT_MS  100           /* a full queue waited on before dropping */
+
 /* Escape-key state machine (pure). */
 struct console_escape {
 	bool pending;
@@ -47,6 +51,22 @@ struct console {
 	struct console_escape esc;
 	bool out_tty;          /* out_fd is a terminal: guest output passes out_filter */
 	struct term_filter out_filter;  /* under the UART's lock (console_write's caller) */
+	/* Guest output is queued here by console_write (a vCPU thread, holding
+	 * the UART's lock) and written to out_fd by the output thread, so a
+	 * reader that stops reading never blocks a vCPU for long: a full queue
+	 * is waited on for CONSOLE_OUT_WAIT_MS, then the reader counts as
+	 * stalled and output is dropped and counted until it has read half. */
+	pthread_mutex_t out_lock;
+	pthread_cond_t out_cond;   /* the output thread waits for output */
+	pthread_cond_t out_room;   /* console_write waits for room (CLOCK_MONOTONIC) */
+	bool out_stalled;
+	uint8_t *out_ring;     /* CONSOLE_OUT_RING bytes */
+	size_t out_head, out_len;
+	uint64_t out_dropped;  /* bytes dropped: queue full, or the output gone */
+	bool out_stop;         /* console_stop: drain for CONSOLE_OUT_DRAIN_MS, then end */
+	bool out_gone;         /* out_fd failed (a closed pipe): output is discarded */
+	pthread_t out_thread;
+	bool out_started;
 	struct serial8250 *serial;
 	vm_stop_fn stop_fn;
 	void *stop_opaque;
@@ -63,12 +83,15 @@ void console_set_power_fn(struct console *c, void (*fn)(void *), void *opaque);
 /* Set up (raw mode when in_fd is a terminal) and start the input thread. */
 int console_start(struct console *c, int in_fd, int out_fd, struct serial8250 *serial,
 		  vm_stop_fn stop_fn, void *stop_opaque);
-/* Stop the input thread and restore the terminal. */
+/* Stop the input thread, let queued output drain (CONSOLE_OUT_DRAIN_MS at
+ * most: a reader that stopped reading does not hold up the VM's end), stop
+ * the output thread and restore the terminal. out_dropped stays readable. */
 void console_stop(struct console *c);
 
-/* serial_out_fn: write guest output to the console's out_fd; to a terminal
- * through the terminal filter (vmm/term_filter.h), so the guest cannot
- * drive the operator's terminal. */
+/* serial_out_fn: queue guest output for the console's out_fd (written there
+ * directly before console_start); to a terminal through the terminal filter
+ * (vmm/term_filter.h), so the guest cannot drive the operator's terminal.
+ * Never blocks on the reader. */
 void console_write(void *opaque, const uint8_t *buf, size_t len);
 
 #endif
