@@ -24,9 +24,22 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-san/%)
+
+# Fuzz targets (tests/fuzz/fuzz_*.c): libFuzzer from Debian's clang, with
+# ASan+UBSan, linked with nestvm's objects built by clang. clang's extra
+# warnings that gcc does not give are not errors here (the gcc build has
+# them all as errors).
+CLANG    ?= clang
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Wno-format-nonliteral -Wno-string-plus-int \
+	-Wno-gnu-variable-sized-type-not-at-end -Isrc -I$(BUILD)/gen -Itests/fuzz $(FUZZ_SAN)
+FUZZ_SECONDS ?= 300
 GEN      := $(BUILD)/gen/dsdt.hex
 
-.PHONY: all unit unit-build test demo bench clean
+.PHONY: all unit unit-build test demo bench clean fuzz fuzz-build
 all: $(BUILD)/nestvm
 
 $(BUILD)/nestvm: $(OBJ)
@@ -55,8 +68,23 @@ $(BUILD)/unit-san/%: tests/unit/%.c $(SAN_OBJ)
 
 unit-build: $(UNIT_BIN) $(UNIT_SAN)
 
+$(BUILD)/fuzzobj/%.o: %.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS) \
+		$(filter-out -lcmocka,$(TEST_LIBS))
+
+fuzz-build: $(FUZZ_BIN)
+
+# Each fuzz target for FUZZ_SECONDS (the test command runs them for 30 s).
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS) $(BUILD)
+
 # The sanitized objects are only prerequisites of the unit tests: keep them.
-.SECONDARY: $(SAN_OBJ)
+.SECONDARY: $(SAN_OBJ) $(FUZZ_OBJ)
 
 unit: unit-build
 	tests/unit/run-all $(BUILD)
