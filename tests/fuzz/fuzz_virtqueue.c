@@ -1,10 +1,8 @@
 /* Fuzz target: virtqueue chains (src/virtio/virtqueue.c) and the virtio-blk
  * requests in them (src/virtio/blk.c, on a 1 MiB scratch image). The input
- * is a queue set-up (16 bytes) and then guest RAM itself (64 KiB, zero
- * padded): the descriptor table, the rings, the buffers and the indirect
- * tables are all the guest's, as they are on a real queue. Every buffer the
- * queue hands out must lie inside guest RAM (ASan catches a stray access:
- * the RAM is a malloc()ed block of exactly its size). */
+ * is a queue set-up and then guest RAM itself (fuzz_vq.h): the descriptor
+ * table, the rings, the buffers and the indirect tables are all the
+ * guest's. Every buffer the queue hands out must lie inside guest RAM. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,10 +13,9 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "fuzz_vq.h"
 #include "virtio/blk.h"
 #include "virtio/virtqueue.h"
-
-#define RAM_SIZE (64 * 1024)
 
 static struct virtio_blk *scratch_disk(void)
 {
@@ -45,41 +42,21 @@ static struct virtio_blk *scratch_disk(void)
 	return &blk;
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct virtio_blk *blk = scratch_disk();
-	uint8_t *ram = calloc(1, RAM_SIZE);
-	struct virtqueue vq;
-	struct guest_mem mem;
 	struct vq_req *req = malloc(sizeof(*req));
 	uint8_t scratch[512];
+	struct fuzz_vq f;
 
-	if (!ram || !req)
+	if (!req)
 		abort();
-	if (size < 16)
-		goto out;
-	memcpy(ram, data + 16, size - 16 < RAM_SIZE ? size - 16 : RAM_SIZE);
-	guest_mem_init_layout(&mem, ram, RAM_SIZE);
-	memset(&vq, 0, sizeof(vq));
-	vq.mem = &mem;
-	vq_reset(&vq);
-	vq.size = (uint16_t)(1u << (data[0] % 9));      /* 1 .. 256 */
-	vq.event_idx = data[1] & 1;
-	vq.indirect = data[1] & 2;
-	vq.last_avail = vq.used_idx = rd16(data + 2);
-	vq.desc_gpa = rd16(data + 4);
-	vq.avail_gpa = rd16(data + 6);
-	vq.used_gpa = rd16(data + 8);
-	vq.ready = true;
-	if (vq_validate(&vq))
-		goto out;
+	if (fuzz_vq_setup(&f, data, size)) {
+		free(req);
+		return 0;
+	}
 	for (int i = 0; i < 64; i++) {
-		int r = vq_pop(&vq, req);
+		int r = vq_pop(&f.vq, req);
 		uint32_t written = 0;
 
 		if (r == 0 || r == -EIO)
@@ -96,11 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (written > req->in_len)
 				abort();
 		}
-		(void)vq_push(&vq, req->head, written);
-		(void)vq_should_notify(&vq);
+		(void)vq_push(&f.vq, req->head, written);
+		(void)vq_should_notify(&f.vq);
 	}
-out:
 	free(req);
-	free(ram);
+	free(f.ram);
 	return 0;
 }
