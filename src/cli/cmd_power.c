@@ -16,7 +16,7 @@
 #include "api/api.h"
 #include "cli/options.h"
 #include "cli/vmctl.h"
-#include "vmm/console_sock.h"
+#include "control/console_sock.h"
 #include "vmm/log.h"
 
 #define POWER_START_TIMEOUT_S   120

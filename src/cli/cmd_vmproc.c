@@ -26,10 +26,10 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "cli/runner.h"
+#include "machine/runner.h"
 #include "lifecycle/vmdir.h"
 #include "registry/registry.h"
-#include "vmm/console_sock.h"
+#include "control/console_sock.h"
 #include "vmm/log.h"
 
 #define VMPROC_NESTED_SAMPLE_MS 200
