@@ -349,8 +349,10 @@ static int power_pause_resume(int argc, char **argv, const char *cmd, enum vm_op
 	if (status || a.help) {
 		if (a.help)
 			printf("usage: nestvm %s NAME [--state-dir DIR]\n\n%s\n", cmd,
-			       op == VM_OP_PAUSE ? "Stop the VM's vCPUs; memory and devices stay." :
-			       "Run a paused VM's vCPUs again.");
+			       op == VM_OP_PAUSE ?
+			       "Quiesce the VM: its vCPUs, I/O thread and device backends stop;\n"
+			       "nothing changes its memory, disks or devices until resume." :
+			       "Run a paused VM again.");
 		return status;
 	}
 	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
