@@ -33,7 +33,9 @@ enum api_action {
 const char *api_action_name(enum api_action a);
 int api_action_parse(const char *s, enum api_action *a);   /* 0 or -EINVAL */
 
-/* What the VM process answers with. Called on the server's thread. */
+/* What the VM process answers with. Called on the server's thread; the VM
+ * process's implementation (src/control/vmproc_api.c) only turns the call
+ * into an action for its main thread and waits for the result. */
 struct api_ops {
 	void *opaque;
 	/* GET /v1/vm and GET /v1/vm/nested: a new JSON object, or NULL with a

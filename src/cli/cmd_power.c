@@ -3,20 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
 #include "cli/options.h"
 #include "cli/vmctl.h"
-#include "vmm/console_sock.h"
+#include "control/console_sock.h"
+#include "control/spawn.h"
 #include "vmm/log.h"
 
 #define POWER_START_TIMEOUT_S   120
@@ -86,120 +84,23 @@ static void power_print_state(struct vmctl *c)
 
 /* ---- start ---- */
 
-/* Rotate the VM process's own log, then make it stdout and stderr. */
-static int power_child_stdio(const struct vm_paths *p)
+static int power_start_finish(struct vmctl *c, int r, const struct vmproc_report *rep)
 {
-	char old[VMDIR_PATH_MAX + 4];
-	int in, out;
+	char err[512];
 
-	snprintf(old, sizeof(old), "%s.1", p->vmm_log);
-	rename(p->vmm_log, old);
-	in = open("/dev/null", O_RDONLY);
-	out = open(p->vmm_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-		return -1;
-	close(in);
-	close(out);
-	return 0;
-}
-
-/* The grandchild: a session of its own (no terminal), exec'ed as
- * `nestvm vm-process`, holding the liveness lock and the ready pipe. */
-static void power_exec_vmproc(const struct vmctl *c, int ready_fd, int live_fd)
-{
-	char exe[PATH_MAX], rfd[16], lfd[16];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const char *msg = "ERR 4 cannot start the VM process: ";
-
-	if (n < 0 || power_child_stdio(&c->paths) < 0)
-		goto fail;
-	exe[n] = '\0';
-	if (fcntl(ready_fd, F_SETFD, 0) < 0 || fcntl(live_fd, F_SETFD, 0) < 0)
-		goto fail;
-	snprintf(rfd, sizeof(rfd), "%d", ready_fd);
-	snprintf(lfd, sizeof(lfd), "%d", live_fd);
-	execl(exe, "nestvm", "vm-process", "--state-dir", c->state_dir, "--ready-fd", rfd,
-	      "--lock-fd", lfd, c->rec.def.name, (char *)NULL);
-fail:
-	if (write(ready_fd, msg, strlen(msg)) < 0 || write(ready_fd, strerror(errno),
-							   strlen(strerror(errno))) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/* Fork twice so the VM process is nobody's child (init reaps it) and has
- * no controlling terminal. Returns the intermediate child's status. */
-static int power_spawn(const struct vmctl *c, int ready_fd, int live_fd)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		if (setsid() < 0)
-			_exit(127);
-		pid = fork();
-		if (pid < 0)
-			_exit(127);
-		if (pid > 0)
-			_exit(0);
-		power_exec_vmproc(c, ready_fd, live_fd);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
-}
-
-/* Read the VM process's one-line report ("OK pid" / "ERR status message"). */
-static int power_read_ready(int fd, int timeout_s, char *line, size_t len)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t got = 0;
-
-	while (got < len - 1) {
-		int r = poll(&pfd, 1, timeout_s * 1000);
-		ssize_t n;
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, line + got, len - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (memchr(line, '\n', got))
-			break;
-	}
-	line[got] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	return got ? 0 : -EPIPE;
-}
-
-static int power_start_finish(struct vmctl *c, int ready_rd)
-{
-	char line[1300], err[512];
-	int status;
-
-	if (power_read_ready(ready_rd, POWER_START_TIMEOUT_S, line, sizeof(line)) == -ETIMEDOUT) {
+	if (r == -ETIMEDOUT) {
 		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.def.name,
 			  POWER_START_TIMEOUT_S, c->paths.vmm_log);
 		return EXIT_VMM_ERROR;
 	}
-	if (strncmp(line, "OK ", 3) == 0) {
-		printf("started '%s' (pid %s); console: nestvm console %s; serial log: %s\n",
-		       c->rec.def.name, line + 3, c->rec.def.name, c->paths.console_log);
+	if (rep->said && rep->ok) {
+		printf("started '%s' (pid %d); console: nestvm console %s; serial log: %s\n",
+		       c->rec.def.name, rep->pid, c->rec.def.name, c->paths.console_log);
 		return 0;
 	}
-	if (strncmp(line, "ERR ", 4) == 0) {
-		char *msg = NULL;
-
-		status = (int)strtol(line + 4, &msg, 10);
-		log_error("cannot start '%s': %s", c->rec.def.name, msg && *msg ? msg + 1 : "?");
-		return status > 0 ? status : EXIT_VMM_ERROR;
+	if (rep->said) {
+		log_error("cannot start '%s': %s", c->rec.def.name, rep->msg);
+		return rep->status;
 	}
 	/* No word: it died before it could say. Record that. */
 	vm_process_wait_gone(&c->paths, 2000);
@@ -214,8 +115,9 @@ int cmd_start(int argc, char **argv)
 {
 	struct power_args a;
 	struct vm_transition t = { .reason = "", .pid = -1, .last_exit = -1 };
+	struct vmproc_report rep;
 	struct vmctl c;
-	int ready[2] = { -1, -1 }, live_fd, r, status;
+	int live_fd, r, status;
 	char err[1024];
 
 	status = power_parse(argc, argv, "start", false, &a);
@@ -253,23 +155,19 @@ int cmd_start(int argc, char **argv)
 		status = vmctl_status(r);
 		goto out;
 	}
-	if (pipe2(ready, O_CLOEXEC) < 0 || power_spawn(&c, ready[1], live_fd) < 0) {
-		log_error("cannot start the VM process: %s", strerror(errno));
+	r = vmproc_spawn(c.state_dir, &c.paths, a.name, live_fd, POWER_START_TIMEOUT_S, &rep, err,
+			 sizeof(err));
+	close(live_fd);          /* the VM process holds it now */
+	live_fd = -1;
+	if (r && r != -ETIMEDOUT) {
+		log_error("%s", err);
 		t.reason = "start failed: cannot create the VM process";
 		registry_transition(c.reg, a.name, VM_OP_EXITED, &t, NULL, err, sizeof(err));
 		status = EXIT_VMM_ERROR;
 		goto out;
 	}
-	close(ready[1]);
-	ready[1] = -1;
-	close(live_fd);          /* the VM process holds it now */
-	live_fd = -1;
-	status = power_start_finish(&c, ready[0]);
+	status = power_start_finish(&c, r, &rep);
 out:
-	if (ready[0] >= 0)
-		close(ready[0]);
-	if (ready[1] >= 0)
-		close(ready[1]);
 	if (live_fd >= 0)
 		close(live_fd);
 	vmctl_close(&c);
@@ -451,8 +349,10 @@ static int power_pause_resume(int argc, char **argv, const char *cmd, enum vm_op
 	if (status || a.help) {
 		if (a.help)
 			printf("usage: nestvm %s NAME [--state-dir DIR]\n\n%s\n", cmd,
-			       op == VM_OP_PAUSE ? "Stop the VM's vCPUs; memory and devices stay." :
-			       "Run a paused VM's vCPUs again.");
+			       op == VM_OP_PAUSE ?
+			       "Quiesce the VM: its vCPUs, I/O thread and device backends stop;\n"
+			       "nothing changes its memory, disks or devices until resume." :
+			       "Run a paused VM again.");
 		return status;
 	}
 	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "cli/options.h"
-#include "cli/runner.h"
+#include "machine/runner.h"
 #include "vmm/log.h"
 
 int cmd_run(int argc, char **argv)

@@ -7,11 +7,7 @@
 #include <stdint.h>
 
 /* Exit statuses (documented in README and `nestvm run --help`). */
-#define EXIT_GUEST_DONE     0
-#define EXIT_USAGE          1
-#define EXIT_NO_KVM         2
-#define EXIT_GUEST_CRASH    3
-#define EXIT_VMM_ERROR      4
+#include "machine/exit_status.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);

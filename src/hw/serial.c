@@ -284,11 +284,32 @@ size_t serial_rx_push(struct serial8250 *s, const uint8_t *buf, size_t len)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
+	if (s->rx_held) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
 	while (n < len && serial_rx_put(s, buf[n]))
 		n++;
 	serial_update(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+static void serial_hold(struct serial8250 *s, bool held)
+{
+	pthread_mutex_lock(&s->lock);
+	s->rx_held = held;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_quiesce(void *dev)
+{
+	serial_hold(dev, true);
+}
+
+void serial_resume(void *dev)
+{
+	serial_hold(dev, false);
 }
 
 size_t serial_rx_space(struct serial8250 *s)

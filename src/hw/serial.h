@@ -37,6 +37,7 @@ struct serial8250 {
 	void *irq_opaque;
 	serial_out_fn out_fn;
 	void *out_opaque;
+	bool rx_held;          /* quiesced: serial_rx_push takes nothing (runtime, not guest state) */
 };
 
 void serial_init(struct serial8250 *s, unsigned int irq, irq_line_fn irq_fn, void *irq_opaque,
@@ -52,6 +53,13 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool 
  * (fewer than len when the queue is full). This is flow control, not an
  * overrun: the caller keeps the rest and retries, and LSR.OE is not set. */
 size_t serial_rx_push(struct serial8250 *s, const uint8_t *buf, size_t len);
+
+/* The quiesce point's hooks (device_class quiesce/resume; dev is the
+ * struct serial8250): while quiesced, serial_rx_push accepts no byte, so
+ * the console threads keep their input (they retry) and the UART's state
+ * does not change; the guest side is stopped with the vCPUs. Any thread. */
+void serial_quiesce(void *dev);
+void serial_resume(void *dev);
 
 /* Free space in the host-side input queue. */
 size_t serial_rx_space(struct serial8250 *s);

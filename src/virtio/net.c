@@ -93,6 +93,12 @@ struct virtio_net {
 	struct pollfd *pfd;      /* slirp thread only */
 	unsigned int npfd, pfd_cap;
 	struct net_timer *timers;
+	/* Quiesce (virtio_net_quiesce): the slirp thread parks at the top of
+	 * its loop. Under park_lock; park_cond is broadcast on every change. */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	atomic_bool park_req;
+	bool parked;
 
 	/* statistics */
 	atomic_uint_fast64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
@@ -619,6 +625,22 @@ static void net_timers_run(struct virtio_net *net)
 	}
 }
 
+/* The slirp thread's parking place: between two rounds, so no slirp call
+ * (and no frame for the guest) is in progress while parked. */
+static void net_slirp_park_here(struct virtio_net *net)
+{
+	pthread_mutex_lock(&net->park_lock);
+	if (atomic_load(&net->park_req) && !atomic_load(&net->slirp_stop)) {
+		net->parked = true;
+		pthread_cond_broadcast(&net->park_cond);
+		while (atomic_load(&net->park_req) && !atomic_load(&net->slirp_stop))
+			pthread_cond_wait(&net->park_cond, &net->park_lock);
+		net->parked = false;
+		pthread_cond_broadcast(&net->park_cond);
+	}
+	pthread_mutex_unlock(&net->park_lock);
+}
+
 static void *net_slirp_main(void *arg)
 {
 	struct virtio_net *net = arg;
@@ -628,6 +650,10 @@ static void *net_slirp_main(void *arg)
 		struct net_frame f;
 		int n;
 
+		if (atomic_load(&net->park_req))
+			net_slirp_park_here(net);
+		if (atomic_load(&net->slirp_stop))
+			break;
 		net->npfd = 0;
 		net_slirp_add_poll(net->slirp_efd, SLIRP_POLL_IN, net);
 		slirp_pollfds_fill(net->slirp, &timeout, net_slirp_add_poll, net);
@@ -711,10 +737,49 @@ static int net_slirp_open(struct virtio_net *net, char *err, size_t errlen)
 
 /* ---- life cycle ---- */
 
+void virtio_net_quiesce(void *dev)
+{
+	struct virtio_net *net = dev;
+
+	pthread_mutex_lock(&net->park_lock);
+	atomic_store(&net->park_req, true);
+	if (net->slirp_started) {
+		evloop_signal_fd(net->slirp_efd);
+		while (!net->parked && !atomic_load(&net->slirp_stop))
+			pthread_cond_wait(&net->park_cond, &net->park_lock);
+	}
+	pthread_mutex_unlock(&net->park_lock);
+}
+
+void virtio_net_resume(void *dev)
+{
+	struct virtio_net *net = dev;
+
+	pthread_mutex_lock(&net->park_lock);
+	atomic_store(&net->park_req, false);
+	pthread_cond_broadcast(&net->park_cond);
+	while (net->parked)
+		pthread_cond_wait(&net->park_cond, &net->park_lock);
+	pthread_mutex_unlock(&net->park_lock);
+}
+
+bool virtio_net_quiesced(struct virtio_net *net)
+{
+	bool q;
+
+	pthread_mutex_lock(&net->park_lock);
+	q = atomic_load(&net->park_req) && (net->parked || !net->slirp_started);
+	pthread_mutex_unlock(&net->park_lock);
+	return q;
+}
+
 static void net_free(struct virtio_net *net)
 {
 	if (net->slirp_started) {
 		atomic_store(&net->slirp_stop, true);
+		pthread_mutex_lock(&net->park_lock);   /* a parked thread wakes too */
+		pthread_cond_broadcast(&net->park_cond);
+		pthread_mutex_unlock(&net->park_lock);
 		evloop_signal_fd(net->slirp_efd);
 		pthread_join(net->slirp_thread, NULL);
 	}
@@ -736,6 +801,8 @@ static void net_free(struct virtio_net *net)
 	net_fq_clear(&net->tx_fq);
 	pthread_mutex_destroy(&net->rx_lock);
 	pthread_mutex_destroy(&net->tx_lock);
+	pthread_cond_destroy(&net->park_cond);
+	pthread_mutex_destroy(&net->park_lock);
 	free(net->pfd);
 	free(net->tap_buf);
 	free(net);
@@ -757,6 +824,9 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, str
 	net->tap_fd = net->rx_efd = net->slirp_efd = -1;
 	pthread_mutex_init(&net->rx_lock, NULL);
 	pthread_mutex_init(&net->tx_lock, NULL);
+	pthread_mutex_init(&net->park_lock, NULL);
+	pthread_cond_init(&net->park_cond, NULL);
+	atomic_init(&net->park_req, false);
 	net_fq_init(&net->rx_fq);
 	net_fq_init(&net->tx_fq);
 	atomic_init(&net->slirp_stop, false);

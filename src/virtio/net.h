@@ -44,6 +44,17 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, str
 		      size_t errlen);
 void virtio_net_destroy(struct virtio_net *net);
 
+/* The quiesce point's hooks (device_class quiesce/resume; dev is the
+ * struct virtio_net). quiesce returns once the backend thread (user: the
+ * slirp thread) is parked between two rounds: no slirp call runs and no
+ * frame for the guest is queued until resume, which returns once it runs
+ * again. Frames arriving from the host meanwhile wait in the sockets. tap
+ * has no thread of its own (the I/O loop, parked by the machine, drives
+ * it): nothing to do. Any thread but the slirp thread. */
+void virtio_net_quiesce(void *dev);
+void virtio_net_resume(void *dev);
+bool virtio_net_quiesced(struct virtio_net *net);
+
 /* Should a frame the guest transmits go out? (source-MAC policy; pure) */
 bool net_mac_allowed(const struct net_config *cfg, const uint8_t *frame, uint32_t len);
 

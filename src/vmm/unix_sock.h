@@ -1,6 +1,6 @@
 /* Listening Unix sockets that only their owner can reach, created the same
  * way for the control API (src/api/server.c) and the console of a
- * background VM (src/vmm/console_sock.c), and the client side's connect. */
+ * background VM (src/control/console_sock.c), and the client side's connect. */
 #ifndef NESTVM_VMM_UNIX_SOCK_H
 #define NESTVM_VMM_UNIX_SOCK_H
 

@@ -271,16 +271,25 @@ void vm_fail(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 	evloop_signal_fd(vm->stop_efd);
 }
 
-/* Wait for a stop request or a terminating signal. */
+void vm_set_control(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
+{
+	vm->ctl_fd = fn ? fd : -1;
+	vm->ctl_fn = fn;
+	vm->ctl_opaque = opaque;
+}
+
+/* Wait for a stop request or a terminating signal; serve the control fd. */
 static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = vm->stop_efd, .events = POLLIN },
 		{ .fd = sig_fd, .events = POLLIN },
+		{ .fd = vm->ctl_fn ? vm->ctl_fd : -1, .events = POLLIN },
 	};
 
 	while (!vm_stopping(vm)) {
-		if (poll(pfd, sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+		pfd[2].revents = 0;
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
 			vm_fail(vm, VM_STOP_ERROR, "poll: %s", strerror(errno));
 			break;
 		}
@@ -291,6 +300,8 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 				vm_request_stop(vm, VM_STOP_SIGNAL);
 			}
 		}
+		if (pfd[2].revents & POLLIN && !vm_stopping(vm))
+			vm->ctl_fn(vm->ctl_opaque);
 	}
 }
 

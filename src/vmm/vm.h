@@ -93,6 +93,10 @@ struct vm {
 	struct kvm_coalesced_mmio_ring *coalesced_ring;
 	pthread_mutex_t coalesced_lock;
 	uint64_t coalesced_writes;  /* writes replayed from the ring */
+	/* The control plane's work on the main thread (vm_set_control). */
+	int ctl_fd;
+	void (*ctl_fn)(void *opaque);
+	void *ctl_opaque;
 };
 
 /* Create the KVM VM: in-kernel irqchip and PIT, guest memory, `ncpus`
@@ -162,8 +166,16 @@ int vm_nested_runs(struct vm *vm, uint64_t *out);
  * reads them from a signalfd. Call before starting any thread. */
 void vm_block_term_signals(void);
 
-/* Start the vCPU threads, wait for a stop request or a terminating signal,
- * stop and join the vCPUs. Returns the stop reason. */
+/* Let the thread that runs vm_run() do other work while it waits: when
+ * `fd` is readable, vm_run calls fn(opaque) on that thread (fn must make
+ * fd unreadable again, e.g. read its eventfd). The VM process hands its API
+ * actions to the main thread this way (src/control/). Set before vm_run;
+ * fn NULL: none. */
+void vm_set_control(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque);
+
+/* Start the vCPU threads, wait for a stop request or a terminating signal
+ * (serving the control fd meanwhile), stop and join the vCPUs. Returns the
+ * stop reason. */
 enum vm_stop_reason vm_run(struct vm *vm);
 
 /* vCPU thread body (vcpu.c). */

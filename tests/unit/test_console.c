@@ -1,4 +1,4 @@
-/* Unit tests of the console's escape-key filter (src/vmm/console.c):
+/* Unit tests of the console's escape-key filter (src/machine/console.c):
  * Ctrl-A x quits, Ctrl-A p presses the power button, Ctrl-A Ctrl-A sends
  * one Ctrl-A, anything else passes; and its output queue (a reader that
  * stops reading blocks nothing). */
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/console.h"
+#include "machine/console.h"
 
 #define ESC "\x01"
 

@@ -1,4 +1,4 @@
-/* Unit tests of a background VM's console socket (src/vmm/console_sock.c,
+/* Unit tests of a background VM's console socket (src/control/console_sock.c,
  * console_attach.c): real Unix sockets in a temporary directory, a real
  * UART model, a real log file. */
 #include <stdarg.h>
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "hw/serial.h"
-#include "vmm/console_sock.h"
+#include "control/console_sock.h"
 
 #define THR 0
 #define RBR 0

@@ -310,6 +310,24 @@ static void test_iir_priorities(void **state)
 	assert_int_equal(rd(c, IIR), IIR_NONE);
 }
 
+/* Quiesced (the quiesce point), the UART takes no host input and its
+ * state does not move; resumed, it takes it again. */
+static void test_quiesce_holds_input(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t in[3] = { 'a', 'b', 'c' };
+
+	wr(c, IER, 0x01);
+	serial_quiesce(&c->s);
+	assert_int_equal(serial_rx_push(&c->s, in, sizeof(in)), 0);
+	assert_int_equal(rd(c, LSR) & 0x01, 0);        /* no data ready */
+	assert_int_equal(rd(c, IIR), IIR_NONE);
+	serial_resume(&c->s);
+	assert_int_equal(serial_rx_push(&c->s, in, sizeof(in)), 3);
+	assert_int_equal(rd(c, IIR), IIR_RDA);
+	assert_int_equal(rd(c, RBR), 'a');
+}
+
 static void test_rls_needs_ier_bit2(void **state)
 {
 	struct ctx *c = *state;
@@ -630,6 +648,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_loopback_overrun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_offsets_and_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_push_from_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiesce_holds_input, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

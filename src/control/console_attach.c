@@ -1,6 +1,6 @@
 /* The client side of a background VM's console socket: `nestvm console
  * NAME` (console_sock_attach in console_sock.h). */
-#include "vmm/console_sock.h"
+#include "control/console_sock.h"
 
 #include <errno.h>
 #include <stdbool.h>

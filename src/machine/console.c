@@ -1,4 +1,4 @@
-#include "vmm/console.h"
+#include "machine/console.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,8 +5,8 @@
  * Threads are described in docs/design.md; the runner only assembles them:
  * load the inputs, create the VM and its devices, load the kernel, start
  * the I/O thread and the console, then vm_run() until the VM stops. */
-#ifndef NESTVM_CLI_RUNNER_H
-#define NESTVM_CLI_RUNNER_H
+#ifndef NESTVM_MACHINE_RUNNER_H
+#define NESTVM_MACHINE_RUNNER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,7 +14,7 @@
 
 #include "cli/options.h"
 #include "nested/level.h"
-#include "vmm/console.h"
+#include "machine/console.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
 #include "x86/platform.h"

@@ -1,5 +1,5 @@
 /* The VM side of a background VM's console socket (console_sock.h). */
-#include "vmm/console_sock.h"
+#include "control/console_sock.h"
 
 #include <errno.h>
 #include <poll.h>

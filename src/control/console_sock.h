@@ -8,8 +8,8 @@
  * (with the UART's lock held) and never blocks on a client: a client that
  * does not read loses output (counted), the log and the others do not. One
  * thread of our own accepts clients and reads their input. */
-#ifndef NESTVM_VMM_CONSOLE_SOCK_H
-#define NESTVM_VMM_CONSOLE_SOCK_H
+#ifndef NESTVM_CONTROL_CONSOLE_SOCK_H
+#define NESTVM_CONTROL_CONSOLE_SOCK_H
 
 #include <pthread.h>
 #include <stdbool.h>

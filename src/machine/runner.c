@@ -1,5 +1,5 @@
 /* The runner: one VM from run options to its end (see runner.h). */
-#include "cli/runner.h"
+#include "machine/runner.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -2,8 +2,8 @@
  * from stdin on a thread of its own, raw mode on a tty, and the escape key
  * on any input (a tty or a pipe: `printf '\001p' | nestvm run ...` presses
  * the power button). */
-#ifndef NESTVM_VMM_CONSOLE_H
-#define NESTVM_VMM_CONSOLE_H
+#ifndef NESTVM_MACHINE_CONSOLE_H
+#define NESTVM_MACHINE_CONSOLE_H
 
 #include <pthread.h>
 #include <stdbool.h>
