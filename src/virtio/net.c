@@ -902,6 +902,11 @@ static void net_resume(void *dev)
 	pthread_mutex_unlock(&net->park_lock);
 }
 
+struct virtio_pci *virtio_net_pci(struct virtio_net *net)
+{
+	return &net->vp;
+}
+
 bool virtio_net_backend_parked(struct virtio_net *net)
 {
 	bool parked;

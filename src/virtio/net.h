@@ -58,6 +58,9 @@ struct virtio_net_state {
 struct device_class;
 extern const struct device_class virtio_net_class;
 
+/* The NIC's PCI transport (tests drive it as a guest would). */
+struct virtio_pci *virtio_net_pci(struct virtio_net *net);
+
 /* Is the backend thread parked (quiesce) or absent (tap)? For tests. */
 bool virtio_net_backend_parked(struct virtio_net *net);
 
