@@ -29,7 +29,11 @@
  */
 #include "hw/acpi_pm.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "vmm/device.h"
 
 #define ACPI_PM1_STS_OFF   0x0
 #define ACPI_PM1_EN_OFF    0x2
@@ -50,7 +54,7 @@ struct acpi_pm_write {
 
 static uint16_t acpi_pm_cnt_value(const struct acpi_pm *pm)
 {
-	return (uint16_t)((pm->pm1_cnt & ~ACPI_PM1_CNT_WO) | ACPI_PM1_CNT_SCI_EN);
+	return (uint16_t)((pm->st.pm1_cnt & ~ACPI_PM1_CNT_WO) | ACPI_PM1_CNT_SCI_EN);
 }
 
 static uint16_t acpi_pm_set_byte(uint16_t reg, unsigned int hi, uint8_t val)
@@ -65,10 +69,10 @@ static uint8_t acpi_pm_read_byte(const struct acpi_pm *pm, uint64_t off)
 	switch (off) {
 	case ACPI_PM1_STS_OFF:
 	case ACPI_PM1_STS_OFF + 1:
-		return (uint8_t)(pm->pm1_sts >> (8 * (off & 1)));
+		return (uint8_t)(pm->st.pm1_sts >> (8 * (off & 1)));
 	case ACPI_PM1_EN_OFF:
 	case ACPI_PM1_EN_OFF + 1:
-		return (uint8_t)(pm->pm1_en >> (8 * (off & 1)));
+		return (uint8_t)(pm->st.pm1_en >> (8 * (off & 1)));
 	case ACPI_PM1_CNT_OFF:
 	case ACPI_PM1_CNT_OFF + 1:
 		return (uint8_t)(acpi_pm_cnt_value(pm) >> (8 * (off & 1)));
@@ -108,7 +112,7 @@ static void acpi_pm_write_byte(struct acpi_pm_write *w, uint64_t off, uint8_t va
  * so that the levels reach the irqchip in the order they were computed. */
 static void acpi_pm_update_sci(struct acpi_pm *pm)
 {
-	bool level = (pm->pm1_sts & pm->pm1_en & ACPI_PM1_STS_PWRBTN) != 0;
+	bool level = (pm->st.pm1_sts & pm->st.pm1_en & ACPI_PM1_STS_PWRBTN) != 0;
 
 	if (level == pm->sci_level || !pm->sci_fn)
 		return;
@@ -121,13 +125,13 @@ static enum vm_stop_reason acpi_pm_apply(struct acpi_pm *pm, const struct acpi_p
 {
 	enum vm_stop_reason stop = VM_STOP_NONE;
 
-	pm->pm1_sts &= (uint16_t)~w->sts_clear;
-	pm->pm1_en = w->en;
+	pm->st.pm1_sts &= (uint16_t)~w->sts_clear;
+	pm->st.pm1_en = w->en;
 	if (w->cnt_written) {
 		unsigned int typ = (w->cnt & ACPI_PM1_CNT_SLP_TYP_MASK) >>
 				   ACPI_PM1_CNT_SLP_TYP_SHIFT;
 
-		pm->pm1_cnt = (uint16_t)((w->cnt & ~ACPI_PM1_CNT_WO) | ACPI_PM1_CNT_SCI_EN);
+		pm->st.pm1_cnt = (uint16_t)((w->cnt & ~ACPI_PM1_CNT_WO) | ACPI_PM1_CNT_SCI_EN);
 		if ((w->cnt & ACPI_PM1_CNT_SLP_EN) && typ == ACPI_S5_SLP_TYP)
 			stop = VM_STOP_POWEROFF;
 	}
@@ -140,7 +144,7 @@ void acpi_pm_init(struct acpi_pm *pm, vm_stop_fn stop_fn, void *stop_opaque)
 {
 	memset(pm, 0, sizeof(*pm));
 	pthread_mutex_init(&pm->lock, NULL);
-	pm->pm1_cnt = ACPI_PM1_CNT_SCI_EN;
+	pm->st.pm1_cnt = ACPI_PM1_CNT_SCI_EN;
 	pm->stop_fn = stop_fn;
 	pm->stop_opaque = stop_opaque;
 }
@@ -158,7 +162,7 @@ void acpi_pm_set_sci(struct acpi_pm *pm, irq_line_fn fn, void *opaque)
 void acpi_pm_power_button(struct acpi_pm *pm)
 {
 	pthread_mutex_lock(&pm->lock);
-	pm->pm1_sts |= ACPI_PM1_STS_PWRBTN;
+	pm->st.pm1_sts |= ACPI_PM1_STS_PWRBTN;
 	acpi_pm_update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 }
@@ -178,7 +182,7 @@ void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool
 		return;
 	pthread_mutex_lock(&pm->lock);
 	if (is_write) {
-		struct acpi_pm_write w = { .en = pm->pm1_en, .cnt = pm->pm1_cnt };
+		struct acpi_pm_write w = { .en = pm->st.pm1_en, .cnt = pm->st.pm1_cnt };
 
 		for (i = 0; i < len && offset < ACPI_PM_LEN && i < ACPI_PM_LEN - offset; i++)
 			acpi_pm_write_byte(&w, offset + i, data[i]);
@@ -194,3 +198,71 @@ void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool
 	if (stop != VM_STOP_NONE && pm->stop_fn)
 		pm->stop_fn(pm->stop_opaque, stop);
 }
+
+/* ---- device state (src/vmm/device.h) ----
+ *
+ * struct acpi_pm_state as it is; the SCI is driven again from the restored
+ * status and enable bits. */
+
+static int acpi_pm_state_check(const struct acpi_pm_state *st, char *err, size_t errlen)
+{
+	if (st->pm1_sts & ~ACPI_PM1_STS_PWRBTN) {
+		snprintf(err, errlen, "acpi-pm: pm1_sts 0x%04x has bits the platform never sets "
+			 "(only 0x%04x)", st->pm1_sts, ACPI_PM1_STS_PWRBTN);
+		return -EINVAL;
+	}
+	if (!(st->pm1_cnt & ACPI_PM1_CNT_SCI_EN) || (st->pm1_cnt & ACPI_PM1_CNT_WO)) {
+		snprintf(err, errlen, "acpi-pm: pm1_cnt 0x%04x: SCI_EN must be set and GBL_RLS, "
+			 "SLP_EN clear", st->pm1_cnt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void acpi_pm_save(void *dev, void *state)
+{
+	struct acpi_pm *pm = dev;
+
+	pthread_mutex_lock(&pm->lock);
+	memcpy(state, &pm->st, sizeof(pm->st));
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static int acpi_pm_restore(void *dev, const void *state, size_t size, uint32_t version,
+			   char *err, size_t errlen)
+{
+	struct acpi_pm *pm = dev;
+	struct acpi_pm_state st;
+	int r;
+
+	if (version != ACPI_PM_STATE_VERSION) {
+		snprintf(err, errlen, "acpi-pm: state version %u, this build reads %u", version,
+			 ACPI_PM_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (size != sizeof(st)) {
+		snprintf(err, errlen, "acpi-pm: state size %zu, expected %zu", size, sizeof(st));
+		return -EINVAL;
+	}
+	memcpy(&st, state, sizeof(st));
+	r = acpi_pm_state_check(&st, err, errlen);
+	if (r)
+		return r;
+	pthread_mutex_lock(&pm->lock);
+	pm->st = st;
+	/* Drive the SCI whatever it was. */
+	pm->sci_level = !(pm->st.pm1_sts & pm->st.pm1_en & ACPI_PM1_STS_PWRBTN);
+	acpi_pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
+
+const struct device_class acpi_pm_class = {
+	.name = "acpi-pm",
+	.quiesce = NULL,      /* no thread: accesses on vCPU threads, the button on the main one */
+	.resume = NULL,
+	.state_version = ACPI_PM_STATE_VERSION,
+	.state_size = sizeof(struct acpi_pm_state),
+	.save = acpi_pm_save,
+	.restore = acpi_pm_restore,
+};

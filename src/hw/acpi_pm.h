@@ -35,15 +35,26 @@
 #define ACPI_PM1_STS_PWRBTN   (1u << 8)  /* write-1-to-clear */
 #define ACPI_PM1_EN_PWRBTN    (1u << 8)
 
+/* The guest-visible state (acpi_pm_class, version ACPI_PM_STATE_VERSION). */
+struct acpi_pm_state {
+	uint16_t pm1_sts, pm1_en, pm1_cnt;
+};
+
+#define ACPI_PM_STATE_VERSION 1
+
 struct acpi_pm {
 	pthread_mutex_t lock;
-	uint16_t pm1_sts, pm1_en, pm1_cnt;
+	struct acpi_pm_state st;
 	vm_stop_fn stop_fn;
 	void *stop_opaque;
 	irq_line_fn sci_fn;      /* NULL: no SCI wired (the status bits still work) */
 	void *sci_opaque;
-	bool sci_level;          /* what the SCI line was last driven to */
+	bool sci_level;          /* what the SCI line was last driven to (derived from st) */
 };
+
+/* The device class (src/vmm/device.h): dev is a struct acpi_pm *. */
+struct device_class;
+extern const struct device_class acpi_pm_class;
 
 void acpi_pm_init(struct acpi_pm *pm, vm_stop_fn stop_fn, void *stop_opaque);
 /* Wire the SCI: fn(opaque, ACPI_SCI_IRQ, level). Call before the guest runs. */

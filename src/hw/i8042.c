@@ -14,7 +14,11 @@
  */
 #include "hw/i8042.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "vmm/device.h"
 
 #define I8042_STS_OBF      0x01
 #define I8042_STS_SYS      0x04
@@ -44,33 +48,33 @@
 
 static void i8042_set_output(struct i8042 *k, uint8_t val)
 {
-	k->out = val;
-	k->out_full = true;
+	k->st.out = val;
+	k->st.out_full = true;
 }
 
 static void i8042_set_ctr(struct i8042 *k, uint8_t val)
 {
-	k->ctr = val;
+	k->st.ctr = val;
 	if (val & I8042_CTR_SYS)
-		k->status |= I8042_STS_SYS;
+		k->st.status |= I8042_STS_SYS;
 	else
-		k->status &= (uint8_t)~I8042_STS_SYS;
+		k->st.status &= (uint8_t)~I8042_STS_SYS;
 }
 
 /* Run a command byte; returns true when it asks for a reset. */
 static bool i8042_command(struct i8042 *k, uint8_t cmd)
 {
-	k->pending_cmd = 0;
+	k->st.pending_cmd = 0;
 	switch (cmd) {
 	case I8042_CMD_READ_CTR:
-		i8042_set_output(k, k->ctr);
+		i8042_set_output(k, k->st.ctr);
 		break;
 	case I8042_CMD_WRITE_CTR:
 	case I8042_CMD_WRITE_OUTP:
-		k->pending_cmd = cmd;
+		k->st.pending_cmd = cmd;
 		break;
 	case I8042_CMD_SELF_TEST:
-		i8042_set_ctr(k, k->ctr | I8042_CTR_SYS);
+		i8042_set_ctr(k, k->st.ctr | I8042_CTR_SYS);
 		i8042_set_output(k, 0x55);
 		break;
 	case I8042_CMD_AUX_TEST:
@@ -78,19 +82,19 @@ static bool i8042_command(struct i8042 *k, uint8_t cmd)
 		i8042_set_output(k, 0x00);
 		break;
 	case I8042_CMD_AUX_DISABLE:
-		k->ctr |= I8042_CTR_AUXDIS;
+		k->st.ctr |= I8042_CTR_AUXDIS;
 		break;
 	case I8042_CMD_AUX_ENABLE:
-		k->ctr &= (uint8_t)~I8042_CTR_AUXDIS;
+		k->st.ctr &= (uint8_t)~I8042_CTR_AUXDIS;
 		break;
 	case I8042_CMD_KBD_DISABLE:
-		k->ctr |= I8042_CTR_KBDDIS;
+		k->st.ctr |= I8042_CTR_KBDDIS;
 		break;
 	case I8042_CMD_KBD_ENABLE:
-		k->ctr &= (uint8_t)~I8042_CTR_KBDDIS;
+		k->st.ctr &= (uint8_t)~I8042_CTR_KBDDIS;
 		break;
 	case I8042_CMD_READ_OUTP:
-		i8042_set_output(k, k->outp);
+		i8042_set_output(k, k->st.outp);
 		break;
 	default:
 		/* 0xF0-0xFF pulse output-port bits low for a moment; bit0 is
@@ -105,15 +109,15 @@ static bool i8042_command(struct i8042 *k, uint8_t cmd)
 /* A byte written to the data port; returns true when it asks for a reset. */
 static bool i8042_data(struct i8042 *k, uint8_t val)
 {
-	uint8_t cmd = k->pending_cmd;
+	uint8_t cmd = k->st.pending_cmd;
 
-	k->pending_cmd = 0;
+	k->st.pending_cmd = 0;
 	switch (cmd) {
 	case I8042_CMD_WRITE_CTR:
 		i8042_set_ctr(k, val);
 		return false;
 	case I8042_CMD_WRITE_OUTP:
-		k->outp = val;
+		k->st.outp = val;
 		return !(val & I8042_OUTP_RESET);
 	default:
 		return false; /* to the keyboard, and no keyboard is attached */
@@ -136,9 +140,9 @@ void i8042_init(struct i8042 *k, vm_stop_fn stop_fn, void *stop_opaque)
 {
 	memset(k, 0, sizeof(*k));
 	pthread_mutex_init(&k->lock, NULL);
-	k->status = I8042_STS_SYS | I8042_STS_UNLOCKED;
-	k->ctr = I8042_CTR_KBDINT | I8042_CTR_SYS | I8042_CTR_AUXDIS | I8042_CTR_XLATE;
-	k->outp = I8042_OUTP_RESET | I8042_OUTP_A20;
+	k->st.status = I8042_STS_SYS | I8042_STS_UNLOCKED;
+	k->st.ctr = I8042_CTR_KBDINT | I8042_CTR_SYS | I8042_CTR_AUXDIS | I8042_CTR_XLATE;
+	k->st.outp = I8042_OUTP_RESET | I8042_OUTP_A20;
 	k->stop_fn = stop_fn;
 	k->stop_opaque = stop_opaque;
 }
@@ -163,16 +167,16 @@ static void i8042_port_io(struct i8042 *k, bool is_cmd, uint64_t offset, uint8_t
 	}
 	pthread_mutex_lock(&k->lock);
 	if (is_write && is_cmd) {
-		k->status |= I8042_STS_CMD;
+		k->st.status |= I8042_STS_CMD;
 		reset = i8042_command(k, data[0]);
 	} else if (is_write) {
-		k->status &= (uint8_t)~I8042_STS_CMD;
+		k->st.status &= (uint8_t)~I8042_STS_CMD;
 		reset = i8042_data(k, data[0]);
 	} else if (is_cmd) {
-		i8042_fill(data, len, (uint8_t)(k->status | (k->out_full ? I8042_STS_OBF : 0)));
+		i8042_fill(data, len, (uint8_t)(k->st.status | (k->st.out_full ? I8042_STS_OBF : 0)));
 	} else {
-		i8042_fill(data, len, k->out);
-		k->out_full = false;
+		i8042_fill(data, len, k->st.out);
+		k->st.out_full = false;
 	}
 	pthread_mutex_unlock(&k->lock);
 	if (reset)
@@ -188,3 +192,85 @@ void i8042_command_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 {
 	i8042_port_io(opaque, true, offset, data, len, is_write);
 }
+
+/* ---- device state (src/vmm/device.h) ----
+ *
+ * struct i8042_state as it is. Nothing raises an interrupt, so nothing is
+ * re-driven after a restore. */
+
+#define I8042_STS_KEPT (I8042_STS_SYS | I8042_STS_CMD | I8042_STS_UNLOCKED)
+
+static int i8042_state_check(const struct i8042_state *st, char *err, size_t errlen)
+{
+	if (st->status & ~I8042_STS_KEPT) {
+		snprintf(err, errlen, "i8042: status 0x%02x has bits beyond 0x%02x (OBF comes from "
+			 "out_full)", st->status, I8042_STS_KEPT);
+		return -EINVAL;
+	}
+	if (!(st->status & I8042_STS_UNLOCKED)) {
+		snprintf(err, errlen, "i8042: status 0x%02x lacks the keyboard-unlocked bit",
+			 st->status);
+		return -EINVAL;
+	}
+	if (!(st->status & I8042_STS_SYS) != !(st->ctr & I8042_CTR_SYS)) {
+		snprintf(err, errlen, "i8042: status 0x%02x and ctr 0x%02x disagree on the system "
+			 "flag", st->status, st->ctr);
+		return -EINVAL;
+	}
+	if (st->pending_cmd && st->pending_cmd != I8042_CMD_WRITE_CTR &&
+	    st->pending_cmd != I8042_CMD_WRITE_OUTP) {
+		snprintf(err, errlen, "i8042: pending_cmd 0x%02x is not a command that waits for "
+			 "data", st->pending_cmd);
+		return -EINVAL;
+	}
+	if (st->out_full > 1) {
+		snprintf(err, errlen, "i8042: out_full %u is not 0 or 1", st->out_full);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void i8042_save(void *dev, void *state)
+{
+	struct i8042 *k = dev;
+
+	pthread_mutex_lock(&k->lock);
+	memcpy(state, &k->st, sizeof(k->st));
+	pthread_mutex_unlock(&k->lock);
+}
+
+static int i8042_restore(void *dev, const void *state, size_t size, uint32_t version, char *err,
+			 size_t errlen)
+{
+	struct i8042 *k = dev;
+	struct i8042_state st;
+	int r;
+
+	if (version != I8042_STATE_VERSION) {
+		snprintf(err, errlen, "i8042: state version %u, this build reads %u", version,
+			 I8042_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (size != sizeof(st)) {
+		snprintf(err, errlen, "i8042: state size %zu, expected %zu", size, sizeof(st));
+		return -EINVAL;
+	}
+	memcpy(&st, state, sizeof(st));
+	r = i8042_state_check(&st, err, errlen);
+	if (r)
+		return r;
+	pthread_mutex_lock(&k->lock);
+	k->st = st;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+const struct device_class i8042_class = {
+	.name = "i8042",
+	.quiesce = NULL,      /* no thread: its accesses run on vCPU threads */
+	.resume = NULL,
+	.state_version = I8042_STATE_VERSION,
+	.state_size = sizeof(struct i8042_state),
+	.save = i8042_save,
+	.restore = i8042_restore,
+};

@@ -14,17 +14,28 @@
 #define I8042_COMMAND_PORT 0x64
 #define I8042_CMD_RESET    0xfe
 
-struct i8042 {
-	pthread_mutex_t lock;
-	uint8_t status;
+/* The guest-visible state (i8042_class, version I8042_STATE_VERSION). */
+struct i8042_state {
+	uint8_t status;       /* SYS, CMD, UNLOCKED (OBF comes from out_full) */
 	uint8_t ctr;          /* controller configuration ("command byte") */
 	uint8_t pending_cmd;  /* command waiting for its data byte, or 0 */
 	uint8_t out;          /* output buffer */
-	bool out_full;
+	uint8_t out_full;     /* 0 or 1 */
 	uint8_t outp;         /* output port (bit0 reset line, bit1 A20) */
+};
+
+#define I8042_STATE_VERSION 1
+
+struct i8042 {
+	pthread_mutex_t lock;
+	struct i8042_state st;
 	vm_stop_fn stop_fn;
 	void *stop_opaque;
 };
+
+/* The device class (src/vmm/device.h): dev is a struct i8042 *. */
+struct device_class;
+extern const struct device_class i8042_class;
 
 void i8042_init(struct i8042 *k, vm_stop_fn stop_fn, void *stop_opaque);
 void i8042_destroy(struct i8042 *k);

@@ -13,7 +13,10 @@
 #include "hw/pci.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "vmm/device.h"
 
 #define PCI_VENDOR_ID       0x00
 #define PCI_DEVICE_ID       0x02
@@ -421,3 +424,117 @@ uint32_t pci_device_conf_read(struct pci_bus *bus, const struct pci_device *dev,
 	pthread_mutex_unlock(&bus->lock);
 	return v;
 }
+
+/* ---- device state (src/vmm/device.h) ----
+ *
+ * Save copies the latch and every present function's configuration space.
+ * Restore checks that the same slots are present and that no bit differs
+ * from the live device's outside its writable (wmask) and write-1-to-clear
+ * bits, so IDs, BAR types and sizes, the capability chain and every
+ * read-only field are the board's own and BAR addresses are aligned to
+ * their size; then it loads the spaces and tells each function about
+ * every BAR that moved (bar_moved: a virtio function re-registers its
+ * notification ioeventfds there). */
+
+static void pci_host_save(void *dev, void *state)
+{
+	struct pci_bus *bus = dev;
+	struct pci_host_state *st = state;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&bus->lock);
+	st->conf_addr = bus->conf_addr;
+	for (int s = 0; s < PCI_MAX_SLOTS; s++) {
+		if (!bus->slots[s])
+			continue;
+		st->present |= 1u << s;
+		memcpy(st->config[s], bus->slots[s]->config, PCI_CONF_SPACE);
+	}
+	pthread_mutex_unlock(&bus->lock);
+}
+
+static int pci_host_check(const struct pci_bus *bus, const struct pci_host_state *st, char *err,
+			  size_t errlen)
+{
+	if (st->conf_addr & 0x3u) {
+		snprintf(err, errlen, "pci-host: conf_addr 0x%08x has bits 1:0 set", st->conf_addr);
+		return -EINVAL;
+	}
+	for (int s = 0; s < PCI_MAX_SLOTS; s++) {
+		const struct pci_device *d = bus->slots[s];
+		bool want = st->present & (1u << s);
+
+		if (want != (d != NULL)) {
+			snprintf(err, errlen, "pci-host: present: slot %d is %s in the state but %s "
+				 "on this board", s, want ? "filled" : "empty",
+				 d ? "filled" : "empty");
+			return -EINVAL;
+		}
+		if (!d) {
+			for (int o = 0; o < PCI_CONF_SPACE; o++) {
+				if (st->config[s][o]) {
+					snprintf(err, errlen, "pci-host: config of empty slot %d is "
+						 "not zero (offset 0x%02x)", s, o);
+					return -EINVAL;
+				}
+			}
+			continue;
+		}
+		for (int o = 0; o < PCI_CONF_SPACE; o++) {
+			uint8_t fixed = (uint8_t)~(d->wmask[o] | d->w1cmask[o]);
+
+			if ((st->config[s][o] ^ d->config[o]) & fixed) {
+				snprintf(err, errlen, "pci-host: config of slot %d offset 0x%02x is "
+					 "0x%02x, but its read-only bits (0x%02x) hold 0x%02x", s, o,
+					 st->config[s][o], fixed, d->config[o] & fixed);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int pci_host_restore(void *dev, const void *state, size_t size, uint32_t version,
+			    char *err, size_t errlen)
+{
+	struct pci_bus *bus = dev;
+	const struct pci_host_state *st = state;
+	int r;
+
+	if (version != PCI_HOST_STATE_VERSION) {
+		snprintf(err, errlen, "pci-host: state version %u, this build reads %u", version,
+			 PCI_HOST_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (size != sizeof(*st)) {
+		snprintf(err, errlen, "pci-host: state size %zu, expected %zu", size, sizeof(*st));
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&bus->lock);
+	r = pci_host_check(bus, st, err, errlen);
+	if (r == 0) {
+		bus->conf_addr = st->conf_addr;
+		for (int s = 0; s < PCI_MAX_SLOTS; s++) {
+			struct pci_device *d = bus->slots[s];
+			uint64_t old[PCI_NUM_BARS];
+
+			if (!d)
+				continue;
+			pci_bar_addrs(d, old);
+			memcpy(d->config, st->config[s], PCI_CONF_SPACE);
+			pci_notify_bars(d, old);
+		}
+	}
+	pthread_mutex_unlock(&bus->lock);
+	return r;
+}
+
+const struct device_class pci_host_class = {
+	.name = "pci-host",
+	.quiesce = NULL,      /* no thread: configuration accesses run on vCPU threads */
+	.resume = NULL,
+	.state_version = PCI_HOST_STATE_VERSION,
+	.state_size = sizeof(struct pci_host_state),
+	.save = pci_host_save,
+	.restore = pci_host_restore,
+};

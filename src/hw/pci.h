@@ -63,6 +63,24 @@ struct pci_bus {
 	struct pci_device host_bridge;
 };
 
+/* The guest-visible state of the bus (pci_host_class, version
+ * PCI_HOST_STATE_VERSION): the conf1 address latch and the configuration
+ * space of every function (BAR placement, command register, capabilities
+ * such as MSI-X control). Which slots are filled and every read-only bit
+ * are the board's: a restore must find the same ones. A function's own
+ * device state (a virtio transport) is saved by that device's class. */
+struct pci_host_state {
+	uint32_t conf_addr;
+	uint32_t present;                /* bit s: slot s holds a function */
+	uint8_t config[PCI_MAX_SLOTS][PCI_CONF_SPACE];
+};
+
+#define PCI_HOST_STATE_VERSION 1
+
+/* The device class (src/vmm/device.h): dev is a struct pci_bus *. */
+struct device_class;
+extern const struct device_class pci_host_class;
+
 /* Initialise the bus with its host bridge at slot 0. */
 void pci_bus_init(struct pci_bus *bus);
 void pci_bus_destroy(struct pci_bus *bus);

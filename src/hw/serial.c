@@ -15,7 +15,11 @@
  */
 #include "hw/serial.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "vmm/device.h"
 
 enum {
 	UART_RBR = 0, /* THR, DLL */
@@ -65,11 +69,11 @@ enum {
 
 static uint8_t serial_compute_iir(const struct serial8250 *s)
 {
-	if ((s->ier & UART_IER_RLSI) && (s->lsr & UART_LSR_ERR))
+	if ((s->st.ier & UART_IER_RLSI) && (s->st.lsr & UART_LSR_ERR))
 		return UART_IIR_RLSI;
-	if ((s->ier & UART_IER_RDI) && s->rx_count)
+	if ((s->st.ier & UART_IER_RDI) && s->st.rx_count)
 		return UART_IIR_RDI;
-	if ((s->ier & UART_IER_THRI) && s->thr_irq)
+	if ((s->st.ier & UART_IER_THRI) && s->st.thr_irq)
 		return UART_IIR_THRI;
 	return UART_IIR_NO_INT;
 }
@@ -78,15 +82,15 @@ static uint8_t serial_compute_msr(const struct serial8250 *s)
 {
 	uint8_t msr = 0;
 
-	if (!(s->mcr & UART_MCR_LOOP))
+	if (!(s->st.mcr & UART_MCR_LOOP))
 		return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
-	if (s->mcr & UART_MCR_OUT2)
+	if (s->st.mcr & UART_MCR_OUT2)
 		msr |= UART_MSR_DCD;
-	if (s->mcr & UART_MCR_OUT1)
+	if (s->st.mcr & UART_MCR_OUT1)
 		msr |= UART_MSR_RI;
-	if (s->mcr & UART_MCR_RTS)
+	if (s->st.mcr & UART_MCR_RTS)
 		msr |= UART_MSR_CTS;
-	if (s->mcr & UART_MCR_DTR)
+	if (s->st.mcr & UART_MCR_DTR)
 		msr |= UART_MSR_DSR;
 	return msr;
 }
@@ -96,9 +100,9 @@ static void serial_update(struct serial8250 *s)
 {
 	int level;
 
-	s->iir = serial_compute_iir(s);
-	s->msr = serial_compute_msr(s);
-	level = !(s->iir & UART_IIR_NO_INT) && (s->mcr & UART_MCR_OUT2);
+	s->st.iir = serial_compute_iir(s);
+	s->st.msr = serial_compute_msr(s);
+	level = !(s->st.iir & UART_IIR_NO_INT) && (s->st.mcr & UART_MCR_OUT2);
 	if (level == s->irq_level)
 		return;
 	s->irq_level = level;
@@ -109,10 +113,10 @@ static void serial_update(struct serial8250 *s)
 /* Append one byte to the receive queue; false when it is full. */
 static bool serial_rx_put(struct serial8250 *s, uint8_t b)
 {
-	if (s->rx_count >= SERIAL_RX_BUF)
+	if (s->st.rx_count >= SERIAL_RX_BUF)
 		return false;
-	s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_BUF] = b;
-	s->rx_count++;
+	s->st.rx[(s->st.rx_head + s->st.rx_count) % SERIAL_RX_BUF] = b;
+	s->st.rx_count++;
 	return true;
 }
 
@@ -120,61 +124,61 @@ static uint8_t serial_rx_get(struct serial8250 *s)
 {
 	uint8_t b;
 
-	if (!s->rx_count)
+	if (!s->st.rx_count)
 		return 0;
-	b = s->rx[s->rx_head];
-	s->rx_head = (s->rx_head + 1) % SERIAL_RX_BUF;
-	s->rx_count--;
+	b = s->st.rx[s->st.rx_head];
+	s->st.rx_head = (s->st.rx_head + 1) % SERIAL_RX_BUF;
+	s->st.rx_count--;
 	return b;
 }
 
 static void serial_rx_clear(struct serial8250 *s)
 {
-	s->rx_head = 0;
-	s->rx_count = 0;
+	s->st.rx_head = 0;
+	s->st.rx_count = 0;
 }
 
 static void serial_write_thr(struct serial8250 *s, uint8_t val)
 {
-	if (s->mcr & UART_MCR_LOOP) {
+	if (s->st.mcr & UART_MCR_LOOP) {
 		if (!serial_rx_put(s, val))
-			s->lsr |= UART_LSR_OE; /* the byte is lost: overrun */
+			s->st.lsr |= UART_LSR_OE; /* the byte is lost: overrun */
 	}
 	else if (s->out_fn)
 		s->out_fn(s->out_opaque, &val, 1);
 	/* Transmission completes at once: THR is empty again. */
-	s->thr_irq = true;
+	s->st.thr_irq = true;
 }
 
 static void serial_write_ier(struct serial8250 *s, uint8_t val)
 {
 	val &= UART_IER_MASK;
-	if ((val & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
-		s->thr_irq = true;
-	s->ier = val;
+	if ((val & UART_IER_THRI) && !(s->st.ier & UART_IER_THRI))
+		s->st.thr_irq = true;
+	s->st.ier = val;
 }
 
 static void serial_write_fcr(struct serial8250 *s, uint8_t val)
 {
 	if (val & UART_FCR_RFR)
 		serial_rx_clear(s);
-	s->fcr = (val & UART_FCR_FE) ? (val & UART_FCR_KEEP) : 0;
+	s->st.fcr = (val & UART_FCR_FE) ? (val & UART_FCR_KEEP) : 0;
 }
 
 static void serial_write_reg(struct serial8250 *s, unsigned int reg, uint8_t val)
 {
-	bool dlab = s->lcr & UART_LCR_DLAB;
+	bool dlab = s->st.lcr & UART_LCR_DLAB;
 
 	switch (reg) {
 	case UART_RBR:
 		if (dlab)
-			s->dll = val;
+			s->st.dll = val;
 		else
 			serial_write_thr(s, val);
 		break;
 	case UART_IER:
 		if (dlab)
-			s->dlm = val;
+			s->st.dlm = val;
 		else
 			serial_write_ier(s, val);
 		break;
@@ -182,16 +186,16 @@ static void serial_write_reg(struct serial8250 *s, unsigned int reg, uint8_t val
 		serial_write_fcr(s, val);
 		break;
 	case UART_LCR:
-		s->lcr = val;
+		s->st.lcr = val;
 		break;
 	case UART_MCR:
-		s->mcr = val & UART_MCR_MASK;
+		s->st.mcr = val & UART_MCR_MASK;
 		break;
 	case UART_LSR:
 	case UART_MSR:
 		break; /* read-only (factory test registers on real parts) */
 	case UART_SCR:
-		s->scr = val;
+		s->st.scr = val;
 		break;
 	}
 }
@@ -201,43 +205,43 @@ static uint8_t serial_read_iir(struct serial8250 *s)
 	uint8_t iir = serial_compute_iir(s);
 
 	if (iir == UART_IIR_THRI)
-		s->thr_irq = false;
-	if (s->fcr & UART_FCR_FE)
+		s->st.thr_irq = false;
+	if (s->st.fcr & UART_FCR_FE)
 		iir |= UART_IIR_FIFO;
 	return iir;
 }
 
 static uint8_t serial_read_lsr(struct serial8250 *s)
 {
-	uint8_t lsr = s->lsr | UART_LSR_THRE | UART_LSR_TEMT;
+	uint8_t lsr = s->st.lsr | UART_LSR_THRE | UART_LSR_TEMT;
 
-	if (s->rx_count)
+	if (s->st.rx_count)
 		lsr |= UART_LSR_DR;
-	s->lsr &= (uint8_t)~UART_LSR_ERR; /* error bits clear on read */
+	s->st.lsr &= (uint8_t)~UART_LSR_ERR; /* error bits clear on read */
 	return lsr;
 }
 
 static uint8_t serial_read_reg(struct serial8250 *s, unsigned int reg)
 {
-	bool dlab = s->lcr & UART_LCR_DLAB;
+	bool dlab = s->st.lcr & UART_LCR_DLAB;
 
 	switch (reg) {
 	case UART_RBR:
-		return dlab ? s->dll : serial_rx_get(s);
+		return dlab ? s->st.dll : serial_rx_get(s);
 	case UART_IER:
-		return dlab ? s->dlm : s->ier;
+		return dlab ? s->st.dlm : s->st.ier;
 	case UART_IIR:
 		return serial_read_iir(s);
 	case UART_LCR:
-		return s->lcr;
+		return s->st.lcr;
 	case UART_MCR:
-		return s->mcr;
+		return s->st.mcr;
 	case UART_LSR:
 		return serial_read_lsr(s);
 	case UART_MSR:
 		return serial_compute_msr(s);
 	default:
-		return s->scr;
+		return s->st.scr;
 	}
 }
 
@@ -251,9 +255,9 @@ void serial_init(struct serial8250 *s, unsigned int irq, irq_line_fn irq_fn, voi
 	s->irq_opaque = irq_opaque;
 	s->out_fn = out_fn;
 	s->out_opaque = out_opaque;
-	s->dll = 0x0c; /* 9600 baud, as firmware would leave it */
-	s->iir = UART_IIR_NO_INT;
-	s->msr = serial_compute_msr(s);
+	s->st.dll = 0x0c; /* 9600 baud, as firmware would leave it */
+	s->st.iir = UART_IIR_NO_INT;
+	s->st.msr = serial_compute_msr(s);
 }
 
 void serial_destroy(struct serial8250 *s)
@@ -317,7 +321,123 @@ size_t serial_rx_space(struct serial8250 *s)
 	size_t space;
 
 	pthread_mutex_lock(&s->lock);
-	space = SERIAL_RX_BUF - s->rx_count;
+	space = SERIAL_RX_BUF - s->st.rx_count;
 	pthread_mutex_unlock(&s->lock);
 	return space;
 }
+
+/* ---- device state (src/vmm/device.h) ----
+ *
+ * The saved state is struct serial_state as it is. IIR and MSR are derived
+ * registers: a state whose IIR or MSR disagrees with what the other
+ * registers make of them is one the device cannot be in. The interrupt
+ * line is driven again from the restored registers. Transmit is instant,
+ * so nothing is ever half-sent. */
+
+static int serial_state_check(const struct serial_state *st, char *err, size_t errlen)
+{
+	uint8_t iir, msr;
+	struct serial8250 tmp;
+
+	if (st->ier & ~UART_IER_MASK) {
+		snprintf(err, errlen, "serial: ier 0x%02x has bits beyond 0x%02x", st->ier,
+			 UART_IER_MASK);
+		return -EINVAL;
+	}
+	if (st->mcr & ~UART_MCR_MASK) {
+		snprintf(err, errlen, "serial: mcr 0x%02x has bits beyond 0x%02x", st->mcr,
+			 UART_MCR_MASK);
+		return -EINVAL;
+	}
+	if (st->fcr && (!(st->fcr & UART_FCR_FE) || (st->fcr & ~UART_FCR_KEEP))) {
+		snprintf(err, errlen, "serial: fcr 0x%02x is not a FIFO control value the UART keeps",
+			 st->fcr);
+		return -EINVAL;
+	}
+	if (st->lsr & ~UART_LSR_ERR) {
+		snprintf(err, errlen, "serial: lsr 0x%02x has bits beyond the error bits 0x%02x",
+			 st->lsr, UART_LSR_ERR);
+		return -EINVAL;
+	}
+	if (st->thr_irq > 1) {
+		snprintf(err, errlen, "serial: thr_irq %u is not 0 or 1", st->thr_irq);
+		return -EINVAL;
+	}
+	if (st->pad) {
+		snprintf(err, errlen, "serial: pad byte is %u, not 0", st->pad);
+		return -EINVAL;
+	}
+	if (st->rx_head >= SERIAL_RX_BUF) {
+		snprintf(err, errlen, "serial: rx_head %u is beyond the %u-byte buffer", st->rx_head,
+			 SERIAL_RX_BUF);
+		return -EINVAL;
+	}
+	if (st->rx_count > SERIAL_RX_BUF) {
+		snprintf(err, errlen, "serial: rx_count %u is beyond the %u-byte buffer",
+			 st->rx_count, SERIAL_RX_BUF);
+		return -EINVAL;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.st = *st;
+	iir = serial_compute_iir(&tmp);
+	msr = serial_compute_msr(&tmp);
+	if (st->iir != iir) {
+		snprintf(err, errlen, "serial: iir 0x%02x does not match the pending interrupt "
+			 "(0x%02x)", st->iir, iir);
+		return -EINVAL;
+	}
+	if (st->msr != msr) {
+		snprintf(err, errlen, "serial: msr 0x%02x does not match mcr (0x%02x)", st->msr, msr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void serial_save(void *dev, void *state)
+{
+	struct serial8250 *s = dev;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(state, &s->st, sizeof(s->st));
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int serial_restore(void *dev, const void *state, size_t size, uint32_t version, char *err,
+			  size_t errlen)
+{
+	struct serial8250 *s = dev;
+	struct serial_state st;
+	int r;
+
+	if (version != SERIAL_STATE_VERSION) {
+		snprintf(err, errlen, "serial: state version %u, this build reads %u", version,
+			 SERIAL_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (size != sizeof(st)) {
+		snprintf(err, errlen, "serial: state size %zu, expected %zu", size, sizeof(st));
+		return -EINVAL;
+	}
+	memcpy(&st, state, sizeof(st));
+	r = serial_state_check(&st, err, errlen);
+	if (r)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	s->st = st;
+	s->irq_level = -1;    /* drive the line whatever it was */
+	serial_update(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+const struct device_class serial_class = {
+	.name = "serial",
+	/* Port accesses run on vCPU threads (parked by the machine); host
+	 * input comes from the console threads: held while quiesced. */
+	.quiesce = serial_quiesce,
+	.resume = serial_resume,
+	.state_version = SERIAL_STATE_VERSION,
+	.state_size = sizeof(struct serial_state),
+	.save = serial_save,
+	.restore = serial_restore,
+};

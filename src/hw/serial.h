@@ -23,15 +23,23 @@
 /* Write `len` bytes the guest transmitted. Called with the device lock held. */
 typedef void (*serial_out_fn)(void *opaque, const uint8_t *buf, size_t len);
 
+/* The guest-visible state: the registers and the receive queue (what the
+ * guest has yet to read). Plain data, saved and restored as it is
+ * (serial_class, version SERIAL_STATE_VERSION). */
+struct serial_state {
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
+	uint8_t thr_irq;       /* THRE interrupt pending (cleared by IIR read or THR write) */
+	uint8_t pad;
+	uint32_t rx_head, rx_count;
+	uint8_t rx[SERIAL_RX_BUF]; /* FIFO plus host-side backlog, a ring from rx_head */
+};
+
+#define SERIAL_STATE_VERSION 1
+
 struct serial8250 {
 	pthread_mutex_t lock;
-	/* registers */
-	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
-	bool thr_irq;          /* THRE interrupt pending (cleared by IIR read or THR write) */
-	/* receive queue (FIFO plus host-side backlog) */
-	uint8_t rx[SERIAL_RX_BUF];
-	size_t rx_head, rx_count;
-	int irq_level;         /* level currently driven on the line */
+	struct serial_state st;
+	int irq_level;         /* level currently driven on the line (derived from st) */
 	unsigned int irq;
 	irq_line_fn irq_fn;
 	void *irq_opaque;
@@ -39,6 +47,10 @@ struct serial8250 {
 	void *out_opaque;
 	bool rx_held;          /* quiesced: serial_rx_push takes nothing (runtime, not guest state) */
 };
+
+/* The device class (src/vmm/device.h): dev is a struct serial8250 *. */
+struct device_class;
+extern const struct device_class serial_class;
 
 void serial_init(struct serial8250 *s, unsigned int irq, irq_line_fn irq_fn, void *irq_opaque,
 		 serial_out_fn out_fn, void *out_opaque);

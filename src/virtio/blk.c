@@ -35,6 +35,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vmm/device.h"
 #include "vmm/log.h"
 
 #define BLK_QUEUE_SIZE 256
@@ -451,3 +452,65 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	}
 	blk->fd = -1;
 }
+
+/* ---- device state (src/vmm/device.h) ---- */
+
+static void blk_save(void *dev, void *state)
+{
+	struct virtio_blk *blk = dev;
+	struct virtio_blk_state *st = state;
+
+	memset(st, 0, sizeof(*st));
+	virtio_pci_save(&blk->vp, &st->vp);
+	st->capacity = blk->capacity;
+	memcpy(st->serial, blk->serial, sizeof(st->serial));
+	st->readonly = blk->cfg.readonly;
+}
+
+static int blk_restore(void *dev, const void *state, size_t size, uint32_t version, char *err,
+		       size_t errlen)
+{
+	struct virtio_blk *blk = dev;
+	const struct virtio_blk_state *st = state;
+	int r = virtio_state_header_check("virtio-blk", size, sizeof(*st), version,
+					  VIRTIO_BLK_STATE_VERSION, err, errlen);
+
+	if (r)
+		return r;
+	if (st->capacity != blk->capacity) {
+		snprintf(err, errlen, "virtio-blk: capacity %" PRIu64 " sectors in the state, "
+			 "disk %s has %" PRIu64, st->capacity, blk->cfg.path, blk->capacity);
+		return -EINVAL;
+	}
+	if (memcmp(st->serial, blk->serial, sizeof(st->serial))) {
+		snprintf(err, errlen, "virtio-blk: serial %.20s in the state, disk %s is %.20s",
+			 st->serial, blk->cfg.path, blk->serial);
+		return -EINVAL;
+	}
+	if (st->readonly != (uint8_t)blk->cfg.readonly) {
+		snprintf(err, errlen, "virtio-blk: readonly %u in the state, disk %s is %s",
+			 st->readonly, blk->cfg.path, blk->cfg.readonly ? "read-only" : "read-write");
+		return -EINVAL;
+	}
+	if (st->pad[0] || st->pad[1] || st->pad[2]) {
+		snprintf(err, errlen, "virtio-blk: pad bytes are not 0");
+		return -EINVAL;
+	}
+	r = virtio_pci_check(&blk->vp, &st->vp, err, errlen);
+	if (r)
+		return r;
+	virtio_pci_load(&blk->vp, &st->vp);
+	return 0;
+}
+
+const struct device_class virtio_blk_class = {
+	.name = "virtio-blk",
+	/* No thread of its own: requests run synchronously on the I/O loop,
+	 * which the machine parks between two of them (none is half-done). */
+	.quiesce = NULL,
+	.resume = NULL,
+	.state_version = VIRTIO_BLK_STATE_VERSION,
+	.state_size = sizeof(struct virtio_blk_state),
+	.save = blk_save,
+	.restore = blk_restore,
+};

@@ -12,6 +12,7 @@
 #include "virtio/virtio_pci.h"
 
 #define BLK_PATH_MAX 4096
+#define VIRTIO_BLK_ID_BYTES   20        /* GET_ID answer length */
 
 struct blk_config {
 	char path[BLK_PATH_MAX];
@@ -25,9 +26,28 @@ struct virtio_blk {
 	uint64_t capacity;       /* in 512-byte sectors */
 	uint8_t config[64];      /* struct virtio_blk_config, little endian */
 	uint64_t reads, writes, flushes, errors;
-	char serial[20];         /* GET_ID answer, NUL padded ("nestvm-disk-N") */
+	char serial[VIRTIO_BLK_ID_BYTES];         /* GET_ID answer, NUL padded ("nestvm-disk-N") */
 	bool sync_failed;        /* an fdatasync() failed: every later flush fails */
 };
+
+/* The guest-visible state (virtio_blk_class, version
+ * VIRTIO_BLK_STATE_VERSION): the transport, and what the guest learnt of
+ * the disk (capacity, read-only, GET_ID serial), which a restore requires
+ * to be the same. Nothing else: requests complete synchronously on the I/O
+ * loop, so none is in flight at a save. */
+struct virtio_blk_state {
+	struct virtio_pci_state vp;
+	uint64_t capacity;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	uint8_t readonly;
+	uint8_t pad[3];
+};
+
+#define VIRTIO_BLK_STATE_VERSION 1
+
+/* The device class (src/vmm/device.h): dev is a struct virtio_blk *. */
+struct device_class;
+extern const struct device_class virtio_blk_class;
 
 /* Request types and status values (virtio 1.x spec, 5.2.6). */
 #define VIRTIO_BLK_T_IN       0
@@ -44,7 +64,6 @@ struct virtio_blk {
 #define VIRTIO_BLK_F_FLUSH    (1ULL << 9)
 
 #define VIRTIO_BLK_SECTOR     512
-#define VIRTIO_BLK_ID_BYTES   20
 #define VIRTIO_BLK_CONFIG_LEN 64
 
 /* Open the image and create the device. -errno with a message in err

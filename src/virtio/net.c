@@ -41,6 +41,7 @@
 #include "lazy/slirp_lazy.h"
 
 #include "virtio/net_frame.h"
+#include "vmm/device.h"
 #include "vmm/log.h"
 #include "vmm/thread.h"
 
@@ -51,7 +52,7 @@
 #define VIRTIO_NET_F_MAC      (1ULL << 5)
 #define VIRTIO_NET_F_STATUS   (1ULL << 16)
 #define VIRTIO_NET_S_LINK_UP  1
-#define NET_CONFIG_LEN        8        /* mac[6], le16 status */
+#define NET_CONFIG_LEN        VIRTIO_NET_CONFIG_LEN
 
 #define NET_TAP_BURST         64       /* frames read from tap per wake-up */
 #define NET_SLIRP_MAX_WAIT_MS 1000
@@ -88,17 +89,17 @@ struct virtio_net {
 	bool slirp_started;
 	atomic_bool slirp_stop;
 	int slirp_efd;           /* wakes the slirp thread */
+	/* quiesce: the slirp thread parks at the top of its loop (between two
+	 * whole rounds: every frame it took is handed over) until resume. */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	bool park_req;           /* under park_lock */
+	bool parked;             /* under park_lock */
 	pthread_mutex_t tx_lock; /* guards tx_fq */
 	struct net_fq tx_fq;     /* frames for slirp */
 	struct pollfd *pfd;      /* slirp thread only */
 	unsigned int npfd, pfd_cap;
 	struct net_timer *timers;
-	/* Quiesce (virtio_net_quiesce): the slirp thread parks at the top of
-	 * its loop. Under park_lock; park_cond is broadcast on every change. */
-	pthread_mutex_t park_lock;
-	pthread_cond_t park_cond;
-	atomic_bool park_req;
-	bool parked;
 
 	/* statistics */
 	atomic_uint_fast64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
@@ -144,8 +145,8 @@ static bool net_driver_ok(struct virtio_net *net)
 	bool ok;
 
 	pthread_mutex_lock(&net->vp.lock);
-	ok = (net->vp.status & VIRTIO_STATUS_DRIVER_OK) &&
-	     !(net->vp.status & VIRTIO_STATUS_NEEDS_RESET);
+	ok = (net->vp.st.status & VIRTIO_STATUS_DRIVER_OK) &&
+	     !(net->vp.st.status & VIRTIO_STATUS_NEEDS_RESET);
 	pthread_mutex_unlock(&net->vp.lock);
 	return ok;
 }
@@ -625,18 +626,16 @@ static void net_timers_run(struct virtio_net *net)
 	}
 }
 
-/* The slirp thread's parking place: between two rounds, so no slirp call
- * (and no frame for the guest) is in progress while parked. */
-static void net_slirp_park_here(struct virtio_net *net)
+/* Park here while a quiesce asks for it (slirp thread). */
+static void net_slirp_park_point(struct virtio_net *net)
 {
 	pthread_mutex_lock(&net->park_lock);
-	if (atomic_load(&net->park_req) && !atomic_load(&net->slirp_stop)) {
+	if (net->park_req) {
 		net->parked = true;
 		pthread_cond_broadcast(&net->park_cond);
-		while (atomic_load(&net->park_req) && !atomic_load(&net->slirp_stop))
+		while (net->park_req && !atomic_load(&net->slirp_stop))
 			pthread_cond_wait(&net->park_cond, &net->park_lock);
 		net->parked = false;
-		pthread_cond_broadcast(&net->park_cond);
 	}
 	pthread_mutex_unlock(&net->park_lock);
 }
@@ -650,10 +649,10 @@ static void *net_slirp_main(void *arg)
 		struct net_frame f;
 		int n;
 
-		if (atomic_load(&net->park_req))
-			net_slirp_park_here(net);
+		net_slirp_park_point(net);
 		if (atomic_load(&net->slirp_stop))
 			break;
+
 		net->npfd = 0;
 		net_slirp_add_poll(net->slirp_efd, SLIRP_POLL_IN, net);
 		slirp_pollfds_fill(net->slirp, &timeout, net_slirp_add_poll, net);
@@ -737,42 +736,6 @@ static int net_slirp_open(struct virtio_net *net, char *err, size_t errlen)
 
 /* ---- life cycle ---- */
 
-void virtio_net_quiesce(void *dev)
-{
-	struct virtio_net *net = dev;
-
-	pthread_mutex_lock(&net->park_lock);
-	atomic_store(&net->park_req, true);
-	if (net->slirp_started) {
-		evloop_signal_fd(net->slirp_efd);
-		while (!net->parked && !atomic_load(&net->slirp_stop))
-			pthread_cond_wait(&net->park_cond, &net->park_lock);
-	}
-	pthread_mutex_unlock(&net->park_lock);
-}
-
-void virtio_net_resume(void *dev)
-{
-	struct virtio_net *net = dev;
-
-	pthread_mutex_lock(&net->park_lock);
-	atomic_store(&net->park_req, false);
-	pthread_cond_broadcast(&net->park_cond);
-	while (net->parked)
-		pthread_cond_wait(&net->park_cond, &net->park_lock);
-	pthread_mutex_unlock(&net->park_lock);
-}
-
-bool virtio_net_quiesced(struct virtio_net *net)
-{
-	bool q;
-
-	pthread_mutex_lock(&net->park_lock);
-	q = atomic_load(&net->park_req) && (net->parked || !net->slirp_started);
-	pthread_mutex_unlock(&net->park_lock);
-	return q;
-}
-
 static void net_free(struct virtio_net *net)
 {
 	if (net->slirp_started) {
@@ -801,8 +764,8 @@ static void net_free(struct virtio_net *net)
 	net_fq_clear(&net->tx_fq);
 	pthread_mutex_destroy(&net->rx_lock);
 	pthread_mutex_destroy(&net->tx_lock);
-	pthread_cond_destroy(&net->park_cond);
 	pthread_mutex_destroy(&net->park_lock);
+	pthread_cond_destroy(&net->park_cond);
 	free(net->pfd);
 	free(net->tap_buf);
 	free(net);
@@ -826,7 +789,6 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, str
 	pthread_mutex_init(&net->tx_lock, NULL);
 	pthread_mutex_init(&net->park_lock, NULL);
 	pthread_cond_init(&net->park_cond, NULL);
-	atomic_init(&net->park_req, false);
 	net_fq_init(&net->rx_fq);
 	net_fq_init(&net->tx_fq);
 	atomic_init(&net->slirp_stop, false);
@@ -913,3 +875,96 @@ void virtio_net_destroy(struct virtio_net *net)
 		 (unsigned long long)net_get(&net->drop_other));
 	net_free(net);
 }
+
+/* ---- quiesce and device state (src/vmm/device.h) ---- */
+
+static void net_quiesce(void *dev)
+{
+	struct virtio_net *net = dev;
+
+	if (!net->slirp_started)
+		return;   /* tap: the I/O loop serves it, and the machine parks that */
+	pthread_mutex_lock(&net->park_lock);
+	net->park_req = true;
+	evloop_signal_fd(net->slirp_efd);   /* out of poll() */
+	while (!net->parked)
+		pthread_cond_wait(&net->park_cond, &net->park_lock);
+	pthread_mutex_unlock(&net->park_lock);
+}
+
+static void net_resume(void *dev)
+{
+	struct virtio_net *net = dev;
+
+	pthread_mutex_lock(&net->park_lock);
+	net->park_req = false;
+	pthread_cond_broadcast(&net->park_cond);
+	pthread_mutex_unlock(&net->park_lock);
+}
+
+struct virtio_pci *virtio_net_pci(struct virtio_net *net)
+{
+	return &net->vp;
+}
+
+bool virtio_net_backend_parked(struct virtio_net *net)
+{
+	bool parked;
+
+	if (!net->slirp_started)
+		return true;
+	pthread_mutex_lock(&net->park_lock);
+	parked = net->parked;
+	pthread_mutex_unlock(&net->park_lock);
+	return parked;
+}
+
+static void net_save(void *dev, void *state)
+{
+	struct virtio_net *net = dev;
+	struct virtio_net_state *st = state;
+
+	memset(st, 0, sizeof(*st));
+	virtio_pci_save(&net->vp, &st->vp);
+	memcpy(st->config, net->config, sizeof(st->config));
+}
+
+static int net_restore(void *dev, const void *state, size_t size, uint32_t version, char *err,
+		       size_t errlen)
+{
+	struct virtio_net *net = dev;
+	const struct virtio_net_state *st = state;
+	const uint8_t *m = st->config;
+	int r = virtio_state_header_check("virtio-net", size, sizeof(*st), version,
+					  VIRTIO_NET_STATE_VERSION, err, errlen);
+
+	if (r)
+		return r;
+	if (memcmp(st->config, net->config, 6)) {
+		snprintf(err, errlen, "virtio-net: mac %02x:%02x:%02x:%02x:%02x:%02x in the state is "
+			 "not this NIC's %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+			 m[4], m[5], net->config[0], net->config[1], net->config[2],
+			 net->config[3], net->config[4], net->config[5]);
+		return -EINVAL;
+	}
+	if (memcmp(st->config + 6, net->config + 6, 2)) {
+		snprintf(err, errlen, "virtio-net: link status 0x%02x%02x in the state, the link "
+			 "is 0x%02x%02x (always up)", m[7], m[6], net->config[7], net->config[6]);
+		return -EINVAL;
+	}
+	r = virtio_pci_check(&net->vp, &st->vp, err, errlen);
+	if (r)
+		return r;
+	virtio_pci_load(&net->vp, &st->vp);
+	return 0;
+}
+
+const struct device_class virtio_net_class = {
+	.name = "virtio-net",
+	.quiesce = net_quiesce,
+	.resume = net_resume,
+	.state_version = VIRTIO_NET_STATE_VERSION,
+	.state_size = sizeof(struct virtio_net_state),
+	.save = net_save,
+	.restore = net_restore,
+};

@@ -38,22 +38,37 @@ struct net_config {
 
 struct virtio_net;  /* defined in net.c */
 
+/* The guest-visible state (virtio_net_class, version
+ * VIRTIO_NET_STATE_VERSION): the transport and the device configuration
+ * (MAC, link status), which comes from the configuration and must be the
+ * device's own at a restore. Frames queued host-side (not yet in a guest
+ * buffer) are not state: they are lost, as on a wire. */
+#define VIRTIO_NET_CONFIG_LEN 8   /* mac[6], le16 status */
+struct virtio_net_state {
+	struct virtio_pci_state vp;
+	uint8_t config[VIRTIO_NET_CONFIG_LEN];
+};
+
+#define VIRTIO_NET_STATE_VERSION 1
+
+/* The device class (src/vmm/device.h): dev is a struct virtio_net *.
+ * quiesce parks the slirp thread (user backend) between two rounds of its
+ * loop, so no frame is half-handed over; a tap backend is served by the
+ * I/O loop, which the machine parks. */
+struct device_class;
+extern const struct device_class virtio_net_class;
+
+/* The NIC's PCI transport (tests drive it as a guest would). */
+struct virtio_pci *virtio_net_pci(struct virtio_net *net);
+
+/* Is the backend thread parked (quiesce) or absent (tap)? For tests. */
+bool virtio_net_backend_parked(struct virtio_net *net);
+
 /* Create the device and its backend. -errno with a message in err. */
 int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, struct vm *vm,
 		      struct pci_bus *bus, struct irq_router *irq, struct evloop *loop, char *err,
 		      size_t errlen);
 void virtio_net_destroy(struct virtio_net *net);
-
-/* The quiesce point's hooks (device_class quiesce/resume; dev is the
- * struct virtio_net). quiesce returns once the backend thread (user: the
- * slirp thread) is parked between two rounds: no slirp call runs and no
- * frame for the guest is queued until resume, which returns once it runs
- * again. Frames arriving from the host meanwhile wait in the sockets. tap
- * has no thread of its own (the I/O loop, parked by the machine, drives
- * it): nothing to do. Any thread but the slirp thread. */
-void virtio_net_quiesce(void *dev);
-void virtio_net_resume(void *dev);
-bool virtio_net_quiesced(struct virtio_net *net);
 
 /* Should a frame the guest transmits go out? (source-MAC policy; pure) */
 bool net_mac_allowed(const struct net_config *cfg, const uint8_t *frame, uint32_t len);

@@ -1,8 +1,10 @@
 #include "virtio/rng.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 
+#include "vmm/device.h"
 #include "vmm/log.h"
 
 #define RNG_QUEUE_SIZE 256
@@ -70,3 +72,43 @@ int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
 	rng->bytes = 0;
 	return virtio_pci_init(&rng->vp, vm, bus, irq, loop, &rng_ops, rng);
 }
+
+/* ---- device state (src/vmm/device.h) ---- */
+
+static void rng_save(void *dev, void *state)
+{
+	struct virtio_rng *rng = dev;
+	struct virtio_rng_state *st = state;
+
+	memset(st, 0, sizeof(*st));
+	virtio_pci_save(&rng->vp, &st->vp);
+}
+
+static int rng_restore(void *dev, const void *state, size_t size, uint32_t version, char *err,
+		       size_t errlen)
+{
+	struct virtio_rng *rng = dev;
+	const struct virtio_rng_state *st = state;
+	int r = virtio_state_header_check("virtio-rng", size, sizeof(*st), version,
+					  VIRTIO_RNG_STATE_VERSION, err, errlen);
+
+	if (r)
+		return r;
+	r = virtio_pci_check(&rng->vp, &st->vp, err, errlen);
+	if (r)
+		return r;
+	virtio_pci_load(&rng->vp, &st->vp);
+	return 0;
+}
+
+const struct device_class virtio_rng_class = {
+	.name = "virtio-rng",
+	/* No thread of its own: requests are filled synchronously on the I/O
+	 * loop, which the machine parks between two of them. */
+	.quiesce = NULL,
+	.resume = NULL,
+	.state_version = VIRTIO_RNG_STATE_VERSION,
+	.state_size = sizeof(struct virtio_rng_state),
+	.save = rng_save,
+	.restore = rng_restore,
+};

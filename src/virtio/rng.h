@@ -10,6 +10,17 @@ struct virtio_rng {
 	uint64_t bytes;   /* entropy handed out, for -v statistics */
 };
 
+/* The guest-visible state (virtio_rng_class): the transport alone. */
+struct virtio_rng_state {
+	struct virtio_pci_state vp;
+};
+
+#define VIRTIO_RNG_STATE_VERSION 1
+
+/* The device class (src/vmm/device.h): dev is a struct virtio_rng *. */
+struct device_class;
+extern const struct device_class virtio_rng_class;
+
 int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
 		    struct irq_router *irq, struct evloop *loop);
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -44,13 +45,13 @@ static void virtio_raise(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit
 	pthread_mutex_lock(&vp->lock);
 	if (virtio_msix_enabled(vp, &masked_all)) {
 		if (vector < VIRTIO_MSIX_VECTORS) {
-			if (masked_all || (vp->msix[vector].ctrl & MSIX_ENTRY_MASKED))
-				vp->msix_pending |= 1ULL << vector;
+			if (masked_all || (vp->st.msix[vector].ctrl & MSIX_ENTRY_MASKED))
+				vp->st.msix_pending |= 1ULL << vector;
 			else
 				fire = true;
 		}
 	} else {
-		vp->isr |= isr_bit;
+		vp->st.isr |= isr_bit;
 		intx = true;
 	}
 	pthread_mutex_unlock(&vp->lock);
@@ -72,12 +73,12 @@ void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q)
 void virtio_pci_needs_reset(struct virtio_pci *vp)
 {
 	pthread_mutex_lock(&vp->lock);
-	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
-	vp->config_gen++;
+	vp->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+	vp->st.config_gen++;
 	pthread_mutex_unlock(&vp->lock);
 	log_warn("%s: the guest driver broke a virtqueue's rules: device needs a reset",
 		 vp->ops->name);
-	virtio_raise(vp, vp->msix_config, 2);
+	virtio_raise(vp, vp->st.msix_config, 2);
 }
 
 uint64_t virtio_pci_features(struct virtio_pci *vp)
@@ -85,7 +86,7 @@ uint64_t virtio_pci_features(struct virtio_pci *vp)
 	uint64_t f;
 
 	pthread_mutex_lock(&vp->lock);
-	f = vp->driver_features;
+	f = vp->st.driver_features;
 	pthread_mutex_unlock(&vp->lock);
 	return f;
 }
@@ -139,8 +140,8 @@ static void virtio_loop_kick(void *opaque, int fd)
 		if (vq->kick_efd != fd)
 			continue;
 		pthread_mutex_lock(&vp->lock);
-		run = vq->vq.ready && (vp->status & VIRTIO_STATUS_DRIVER_OK) &&
-		      !(vp->status & VIRTIO_STATUS_NEEDS_RESET);
+		run = vq->vq.ready && (vp->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+		      !(vp->st.status & VIRTIO_STATUS_NEEDS_RESET);
 		pthread_mutex_unlock(&vp->lock);
 		if (!run)
 			return;
@@ -179,7 +180,7 @@ static uint64_t virtio_device_features(const struct virtio_pci *vp)
 
 static struct virtio_pci_queue *virtio_sel_queue(struct virtio_pci *vp)
 {
-	return vp->queue_sel < vp->ops->num_queues ? &vp->queues[vp->queue_sel] : NULL;
+	return vp->st.queue_sel < vp->ops->num_queues ? &vp->queues[vp->st.queue_sel] : NULL;
 }
 
 /* The whole common structure as the driver sees it. Called with vp->lock. */
@@ -190,21 +191,21 @@ static void virtio_common_snapshot(struct virtio_pci *vp, uint8_t buf[VIRTIO_COM
 	uint64_t v[F_COUNT] = { 0 };
 
 	memset(buf, 0, VIRTIO_COMMON_LEN);
-	v[F_DFSELECT] = vp->dfselect;
-	v[F_DF] = vp->dfselect == 0 ? (uint32_t)df : vp->dfselect == 1 ? df >> 32 : 0;
-	v[F_GFSELECT] = vp->gfselect;
-	v[F_GF] = vp->gfselect == 0 ? (uint32_t)vp->driver_features :
-		  vp->gfselect == 1 ? vp->driver_features >> 32 : 0;
-	v[F_MSIX_CONFIG] = vp->msix_config;
+	v[F_DFSELECT] = vp->st.dfselect;
+	v[F_DF] = vp->st.dfselect == 0 ? (uint32_t)df : vp->st.dfselect == 1 ? df >> 32 : 0;
+	v[F_GFSELECT] = vp->st.gfselect;
+	v[F_GF] = vp->st.gfselect == 0 ? (uint32_t)vp->st.driver_features :
+		  vp->st.gfselect == 1 ? vp->st.driver_features >> 32 : 0;
+	v[F_MSIX_CONFIG] = vp->st.msix_config;
 	v[F_NUM_QUEUES] = vp->ops->num_queues;
-	v[F_STATUS] = vp->status;
-	v[F_GEN] = vp->config_gen;
-	v[F_QSELECT] = vp->queue_sel;
+	v[F_STATUS] = vp->st.status;
+	v[F_GEN] = vp->st.config_gen;
+	v[F_QSELECT] = vp->st.queue_sel;
 	if (q) {
 		v[F_QSIZE] = q->vq.size;
 		v[F_QMSIX] = q->msix_vector;
 		v[F_QENABLE] = q->vq.ready;
-		v[F_QNOTIFY_OFF] = vp->queue_sel;
+		v[F_QNOTIFY_OFF] = vp->st.queue_sel;
 		v[F_QDESC] = q->vq.desc_gpa;
 		v[F_QDRIVER] = q->vq.avail_gpa;
 		v[F_QDEVICE] = q->vq.used_gpa;
@@ -218,13 +219,13 @@ static void virtio_common_snapshot(struct virtio_pci *vp, uint8_t buf[VIRTIO_COM
  * thread takes a queue's lock first and vp->lock second. */
 static void virtio_reset_locked(struct virtio_pci *vp)
 {
-	vp->dfselect = vp->gfselect = 0;
-	vp->driver_features = 0;
-	vp->status = 0;
-	vp->queue_sel = 0;
-	vp->msix_config = VIRTIO_NO_VECTOR;
-	vp->isr = 0;
-	vp->msix_pending = 0;
+	vp->st.dfselect = vp->st.gfselect = 0;
+	vp->st.driver_features = 0;
+	vp->st.status = 0;
+	vp->st.queue_sel = 0;
+	vp->st.msix_config = VIRTIO_NO_VECTOR;
+	vp->st.isr = 0;
+	vp->st.msix_pending = 0;
 }
 
 static void virtio_reset_queues(struct virtio_pci *vp)
@@ -248,18 +249,18 @@ static void virtio_write_status(struct virtio_pci *vp, uint8_t st, bool *kick_al
 		*reset = true;
 		return;
 	}
-	if ((st & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK) &&
-	    ((vp->driver_features & ~df) || !(vp->driver_features & VIRTIO_F_VERSION_1)))
+	if ((st & VIRTIO_STATUS_FEATURES_OK) && !(vp->st.status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((vp->st.driver_features & ~df) || !(vp->st.driver_features & VIRTIO_F_VERSION_1)))
 		st &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;  /* the driver reads it back */
-	if ((st & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_DRIVER_OK))
+	if ((st & VIRTIO_STATUS_DRIVER_OK) && !(vp->st.status & VIRTIO_STATUS_DRIVER_OK))
 		*kick_all = true;
-	vp->status = (uint8_t)(st | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
+	vp->st.status = (uint8_t)(st | (vp->st.status & VIRTIO_STATUS_NEEDS_RESET));
 }
 
 static void virtio_queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
-	q->vq.event_idx = vp->driver_features & VIRTIO_F_RING_EVENT_IDX;
-	q->vq.indirect = vp->driver_features & VIRTIO_F_RING_INDIRECT_DESC;
+	q->vq.event_idx = vp->st.driver_features & VIRTIO_F_RING_EVENT_IDX;
+	q->vq.indirect = vp->st.driver_features & VIRTIO_F_RING_INDIRECT_DESC;
 	if (vq_validate(&q->vq) == 0)
 		q->vq.ready = true;
 	else
@@ -275,21 +276,24 @@ static void virtio_common_apply(struct virtio_pci *vp, int f, uint64_t v, bool *
 	bool q_open = q && !q->vq.ready;
 
 	switch (f) {
-	case F_DFSELECT: vp->dfselect = (uint32_t)v; break;
-	case F_GFSELECT: vp->gfselect = (uint32_t)v; break;
+	case F_DFSELECT: vp->st.dfselect = (uint32_t)v; break;
+	case F_GFSELECT: vp->st.gfselect = (uint32_t)v; break;
 	case F_GF:
-		if (vp->status & VIRTIO_STATUS_FEATURES_OK || vp->gfselect > 1)
+		if (vp->st.status & VIRTIO_STATUS_FEATURES_OK || vp->st.gfselect > 1)
 			break;
-		if (vp->gfselect == 0)
-			vp->driver_features = (vp->driver_features & ~0xffffffffULL) | (uint32_t)v;
+		if (vp->st.gfselect == 0)
+			vp->st.driver_features = (vp->st.driver_features & ~0xffffffffULL) | (uint32_t)v;
 		else
-			vp->driver_features = (vp->driver_features & 0xffffffffULL) | (v << 32);
+			vp->st.driver_features = (vp->st.driver_features & 0xffffffffULL) | (v << 32);
 		break;
 	case F_MSIX_CONFIG:
-		vp->msix_config = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR;
+		vp->st.msix_config = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR;
 		break;
 	case F_STATUS: virtio_write_status(vp, (uint8_t)v, kick_all, reset); break;
-	case F_QSELECT: vp->queue_sel = (uint16_t)v; break;
+	case F_QSELECT:
+		/* Any queue beyond the last is "none" (its size reads 0). */
+		vp->st.queue_sel = v < vp->ops->num_queues ? (uint16_t)v : vp->ops->num_queues;
+		break;
 	case F_QSIZE:
 		if (q_open && v && v <= vp->ops->queue_max && !(v & (v - 1)))
 			q->vq.size = (uint16_t)v;
@@ -340,7 +344,7 @@ static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 		virtio_reset_queues(vp);
 	if (reset && vp->ops->reset)
 		vp->ops->reset(vp->dev);
-	if (reset && vp->isr == 0)
+	if (reset && vp->st.isr == 0)
 		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
 	if (kick_all)
 		for (unsigned int q = 0; q < vp->ops->num_queues; q++)
@@ -360,8 +364,8 @@ static void virtio_isr_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, ui
 	if (off != 0)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	isr = vp->isr;
-	vp->isr = 0;
+	isr = vp->st.isr;
+	vp->st.isr = 0;
 	pthread_mutex_unlock(&vp->lock);
 	data[0] = isr;
 	if (isr)
@@ -398,7 +402,7 @@ static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, u
 		return;
 	}
 	pthread_mutex_lock(&vp->lock);
-	f = &vp->msix[vec].addr_lo + word;
+	f = &vp->st.msix[vec].addr_lo + word;
 	if (!is_write) {
 		le_put(data, *f >> (8 * (off % 4)), len);
 		pthread_mutex_unlock(&vp->lock);
@@ -412,11 +416,11 @@ static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, u
 	}
 	if (word < 3) {
 		reroute = true;
-	} else if (!(vp->msix[vec].ctrl & MSIX_ENTRY_MASKED) && (vp->msix_pending & (1ULL << vec))) {
-		vp->msix_pending &= ~(1ULL << vec);
+	} else if (!(vp->st.msix[vec].ctrl & MSIX_ENTRY_MASKED) && (vp->st.msix_pending & (1ULL << vec))) {
+		vp->st.msix_pending &= ~(1ULL << vec);
 		fire = true;
 	}
-	e = vp->msix[vec];
+	e = vp->st.msix[vec];
 	pthread_mutex_unlock(&vp->lock);
 	if (reroute)
 		irq_msi_set(vp->irq, vp->vec_gsi[vec],
@@ -453,7 +457,7 @@ static void virtio_bar_io(struct pci_device *dev, int bar, uint64_t off, uint8_t
 	} else if (!is_write) {
 		uint64_t pba;
 		pthread_mutex_lock(&vp->lock);
-		pba = vp->msix_pending;
+		pba = vp->st.msix_pending;
 		pthread_mutex_unlock(&vp->lock);
 		memset(data, 0, len);
 		if (off - VIRTIO_MSIX_PBA_OFF < 8)
@@ -534,7 +538,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
 	if (r)
 		return r;
 	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++) {
-		vp->msix[v].ctrl = MSIX_ENTRY_MASKED;
+		vp->st.msix[v].ctrl = MSIX_ENTRY_MASKED;
 		vp->vec_gsi[v] = irq_msi_alloc(irq, &vp->vec_efd[v]);
 		if (vp->vec_gsi[v] < 0)
 			return vp->vec_gsi[v];
@@ -558,4 +562,212 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
 	vp->intx_gsi = (int)acpi_pci_irq_gsi((unsigned int)slot, 0);
 	vp->pci.config[0x3c] = (uint8_t)vp->intx_gsi;
 	return 0;
+}
+
+/* ---- device state ----
+ *
+ * Requests in flight: none. Every device completes a request in the same
+ * I/O-loop callback that took it (blk, rng: synchronously; net: transmit
+ * hands the frame to its backend and completes it, receive copies a whole
+ * frame), and the machine parks the I/O loop only between callbacks, so at
+ * save every taken request is on the used ring (vq_check refuses a state
+ * where used_idx != last_avail). */
+
+#define VIRTIO_STATUS_KNOWN (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
+			     VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK | \
+			     VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+#define VIRTIO_MSIX_ALL     ((1ULL << VIRTIO_MSIX_VECTORS) - 1)
+
+int virtio_state_header_check(const char *name, size_t size, size_t want_size, uint32_t version,
+			      uint32_t want_version, char *err, size_t errlen)
+{
+	if (version != want_version) {
+		snprintf(err, errlen, "%s: state version %u, this build reads %u", name, version,
+			 want_version);
+		return -EINVAL;
+	}
+	if (size != want_size) {
+		snprintf(err, errlen, "%s: state size %zu, expected %zu", name, size, want_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void virtio_pci_save(struct virtio_pci *vp, struct virtio_pci_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&vp->lock);
+	st->regs = vp->st;
+	pthread_mutex_unlock(&vp->lock);
+	st->num_queues = vp->ops->num_queues;
+	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
+		struct virtio_pci_queue *vq = &vp->queues[q];
+
+		pthread_mutex_lock(&vq->lock);
+		vq_save(&vq->vq, &st->queues[q].vq);
+		st->queues[q].msix_vector = vq->msix_vector;
+		pthread_mutex_unlock(&vq->lock);
+	}
+}
+
+static bool virtio_vector_ok(uint16_t v)
+{
+	return v < VIRTIO_MSIX_VECTORS || v == VIRTIO_NO_VECTOR;
+}
+
+static bool virtio_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static int virtio_queue_check(const struct virtio_pci *vp, const struct virtio_pci_state *st,
+			      unsigned int q, char *err, size_t errlen)
+{
+	const struct virtio_pci_queue_state *qs = &st->queues[q];
+	uint64_t f = st->regs.driver_features;
+	char what[64];
+	int r;
+
+	snprintf(what, sizeof(what), "%s: queue %u", vp->ops->name, q);
+	if (!virtio_vector_ok(qs->msix_vector)) {
+		snprintf(err, errlen, "%s: msix_vector %u is beyond the %u-entry MSI-X table", what,
+			 qs->msix_vector, VIRTIO_MSIX_VECTORS);
+		return -EINVAL;
+	}
+	if (!virtio_zero(qs->pad, sizeof(qs->pad))) {
+		snprintf(err, errlen, "%s: pad bytes are not 0", what);
+		return -EINVAL;
+	}
+	r = vq_check(&vp->queues[q].vq, &qs->vq, vp->ops->queue_max, what, err, errlen);
+	if (r)
+		return r;
+	if (qs->vq.ready && (qs->vq.event_idx != !!(f & VIRTIO_F_RING_EVENT_IDX) ||
+			     qs->vq.indirect != !!(f & VIRTIO_F_RING_INDIRECT_DESC))) {
+		snprintf(err, errlen, "%s: event_idx %u, indirect %u disagree with driver_features "
+			 "0x%llx", what, qs->vq.event_idx, qs->vq.indirect, (unsigned long long)f);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int virtio_pci_check(const struct virtio_pci *vp, const struct virtio_pci_state *st, char *err,
+		     size_t errlen)
+{
+	const struct virtio_pci_regs *g = &st->regs;
+	const char *name = vp->ops->name;
+	uint64_t df = virtio_device_features(vp);
+	int r;
+
+	if (st->num_queues != vp->ops->num_queues) {
+		snprintf(err, errlen, "%s: num_queues %u, the device has %u", name, st->num_queues,
+			 vp->ops->num_queues);
+		return -EINVAL;
+	}
+	if (g->queue_sel > vp->ops->num_queues) {
+		snprintf(err, errlen, "%s: queue_sel %u is beyond num_queues %u", name, g->queue_sel,
+			 vp->ops->num_queues);
+		return -EINVAL;
+	}
+	if (!virtio_vector_ok(g->msix_config)) {
+		snprintf(err, errlen, "%s: msix_config %u is beyond the %u-entry MSI-X table", name,
+			 g->msix_config, VIRTIO_MSIX_VECTORS);
+		return -EINVAL;
+	}
+	if (g->status & ~VIRTIO_STATUS_KNOWN) {
+		snprintf(err, errlen, "%s: status 0x%02x has bits no device status has (0x%02x)",
+			 name, g->status, g->status & ~VIRTIO_STATUS_KNOWN);
+		return -EINVAL;
+	}
+	if ((g->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((g->driver_features & ~df) || !(g->driver_features & VIRTIO_F_VERSION_1))) {
+		snprintf(err, errlen, "%s: status has FEATURES_OK but driver_features 0x%llx are not "
+			 "VERSION_1 and a subset of the device's 0x%llx", name,
+			 (unsigned long long)g->driver_features, (unsigned long long)df);
+		return -EINVAL;
+	}
+	if (g->isr & ~3u) {
+		snprintf(err, errlen, "%s: isr 0x%02x has bits beyond queue (1) and config (2)", name,
+			 g->isr);
+		return -EINVAL;
+	}
+	if (g->msix_pending & ~VIRTIO_MSIX_ALL) {
+		snprintf(err, errlen, "%s: msix_pending 0x%llx names vectors beyond the %u-entry "
+			 "MSI-X table", name, (unsigned long long)g->msix_pending,
+			 VIRTIO_MSIX_VECTORS);
+		return -EINVAL;
+	}
+	if (g->pad || !virtio_zero(st->pad, sizeof(st->pad))) {
+		snprintf(err, errlen, "%s: pad bytes are not 0", name);
+		return -EINVAL;
+	}
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (q >= vp->ops->num_queues) {
+			if (!virtio_zero(&st->queues[q], sizeof(st->queues[q]))) {
+				snprintf(err, errlen, "%s: queue %u is beyond num_queues %u but not "
+					 "zero", name, q, vp->ops->num_queues);
+				return -EINVAL;
+			}
+			continue;
+		}
+		r = virtio_queue_check(vp, st, q, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+void virtio_pci_load(struct virtio_pci *vp, const struct virtio_pci_state *st)
+{
+	uint64_t bar;
+	bool driver_ok;
+	uint8_t isr;
+
+	pthread_mutex_lock(&vp->lock);
+	vp->st = st->regs;
+	isr = vp->st.isr;
+	driver_ok = (vp->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+		    !(vp->st.status & VIRTIO_STATUS_NEEDS_RESET);
+	pthread_mutex_unlock(&vp->lock);
+	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
+		struct virtio_pci_queue *vq = &vp->queues[q];
+
+		pthread_mutex_lock(&vq->lock);
+		vq_load(&vq->vq, &st->queues[q].vq);
+		vq->msix_vector = st->queues[q].msix_vector;
+		pthread_mutex_unlock(&vq->lock);
+	}
+	/* Every vector's route, masked ones too: unmasking an entry fires what
+	 * is pending but does not re-route it. */
+	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++) {
+		const struct msix_entry *e = &st->regs.msix[v];
+		int r = irq_msi_set(vp->irq, vp->vec_gsi[v], ((uint64_t)e->addr_hi << 32) | e->addr_lo,
+				    e->data);
+
+		if (r)
+			log_warn("%s: MSI-X vector %u: cannot route it: %s", vp->ops->name, v,
+				 strerror(-r));
+	}
+	/* The notify area follows BAR0 (the pci-host restore moves it and calls
+	 * virtio_bar_moved; this covers either order). */
+	pthread_mutex_lock(&vp->bus->lock);
+	bar = pci_device_bar_addr(&vp->pci, 0);
+	if (bar != vp->notify_base) {
+		if (vp->notify_base)
+			virtio_ioeventfds(vp, vp->notify_base, false);
+		if (bar)
+			virtio_ioeventfds(vp, bar, true);
+		vp->notify_base = bar;
+	}
+	pthread_mutex_unlock(&vp->bus->lock);
+	if (vp->intx_gsi >= 0)
+		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, isr ? 1 : 0);
+	if (driver_ok)
+		for (unsigned int q = 0; q < vp->ops->num_queues; q++)
+			if (st->queues[q].vq.ready)
+				virtio_kick(vp, q);
 }

@@ -85,6 +85,37 @@ struct msix_entry {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };
 
+/* The transport's own registers: plain guest-visible state, under
+ * virtio_pci.lock. */
+struct virtio_pci_regs {
+	uint64_t driver_features;
+	uint64_t msix_pending;       /* bit v: vector v fired while masked */
+	uint32_t dfselect, gfselect;
+	struct msix_entry msix[VIRTIO_MSIX_VECTORS];
+	uint16_t queue_sel;          /* 0..num_queues (num_queues: none selected) */
+	uint16_t msix_config;
+	uint8_t status;
+	uint8_t config_gen;
+	uint8_t isr;
+	uint8_t pad;
+};
+
+struct virtio_pci_queue_state {
+	struct vq_state vq;
+	uint16_t msix_vector;
+	uint16_t pad[3];
+};
+
+/* The whole transport's saved state: registers and queues (the PCI
+ * configuration space, MSI-X enable included, is the pci-host's). Part of
+ * every virtio device's state (virtio_blk_class, ...). */
+struct virtio_pci_state {
+	struct virtio_pci_regs regs;
+	uint16_t num_queues;
+	uint16_t pad[3];
+	struct virtio_pci_queue_state queues[VIRTIO_MAX_QUEUES];
+};
+
 struct virtio_pci {
 	struct pci_device pci;
 	const struct virtio_device_ops *ops;
@@ -92,21 +123,13 @@ struct virtio_pci {
 	struct vm *vm;
 	struct pci_bus *bus;
 	struct irq_router *irq;
-	pthread_mutex_t lock;        /* transport state below */
-	uint32_t dfselect, gfselect;
-	uint64_t driver_features;
-	uint8_t status;
-	uint8_t config_gen;
-	uint16_t queue_sel;
-	uint16_t msix_config;
-	uint8_t isr;
+	pthread_mutex_t lock;        /* st below */
+	struct virtio_pci_regs st;
 	int intx_gsi;
 	uint8_t msix_cap;            /* config-space offset of the MSI-X capability */
-	struct msix_entry msix[VIRTIO_MSIX_VECTORS];
-	uint64_t msix_pending;
 	int vec_gsi[VIRTIO_MSIX_VECTORS];
 	int vec_efd[VIRTIO_MSIX_VECTORS];
-	uint64_t notify_base;        /* guest address of the notify area, 0 = unmapped */
+	uint64_t notify_base;        /* guest address of the notify area, 0 = unmapped (bus lock) */
 	struct virtio_pci_queue queues[VIRTIO_MAX_QUEUES];
 };
 
@@ -122,6 +145,26 @@ void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q);
 /* The device hit a guest error it cannot go on from: DEVICE_NEEDS_RESET and
  * a configuration-change interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *vp);
+
+/* Save the transport (quiesced: vCPUs, I/O loop and backends parked, so no
+ * request is half-done). */
+void virtio_pci_save(struct virtio_pci *vp, struct virtio_pci_state *st);
+/* Could the transport be in st? Every field: num_queues, queue_sel,
+ * msix_config and queue vectors (< VIRTIO_MSIX_VECTORS or
+ * VIRTIO_NO_VECTOR), status bits, features against FEATURES_OK, isr,
+ * pending bits, each queue (vq_check) and its negotiated ring features.
+ * 0 or -EINVAL with "NAME: field ..." in err; changes nothing. */
+int virtio_pci_check(const struct virtio_pci *vp, const struct virtio_pci_state *st, char *err,
+		     size_t errlen);
+/* Load a checked state and rebuild what derives from it: the MSI routes of
+ * every vector (irq_msi_set), the notify ioeventfds at BAR0's current
+ * address, the INTx line from isr, and a kick of every ready queue of a
+ * DRIVER_OK device (a kick the guest gave before the save may not have
+ * been served). */
+void virtio_pci_load(struct virtio_pci *vp, const struct virtio_pci_state *st);
+/* The version and size checks every virtio class's restore starts with. */
+int virtio_state_header_check(const char *name, size_t size, size_t want_size, uint32_t version,
+			      uint32_t want_version, char *err, size_t errlen);
 
 /* Negotiated features. */
 uint64_t virtio_pci_features(struct virtio_pci *vp);

@@ -26,6 +26,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Guest-side layout. */
@@ -358,4 +359,100 @@ uint64_t vq_req_read(const struct vq_req *req, uint64_t off, void *dst, uint64_t
 uint64_t vq_req_write(const struct vq_req *req, uint64_t off, const void *src, uint64_t len)
 {
 	return req_copy(req, off, NULL, src, len);
+}
+
+/* ---- state ---- */
+
+void vq_save(const struct virtqueue *vq, struct vq_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->desc_gpa = vq->desc_gpa;
+	st->avail_gpa = vq->avail_gpa;
+	st->used_gpa = vq->used_gpa;
+	st->size = vq->size;
+	st->last_avail = vq->last_avail;
+	st->used_idx = vq->used_idx;
+	st->signalled_used = vq->signalled_used;
+	st->ready = vq->ready;
+	st->event_idx = vq->event_idx;
+	st->indirect = vq->indirect;
+	st->broken = vq->broken;
+	st->signalled_valid = vq->signalled_valid;
+}
+
+void vq_load(struct virtqueue *vq, const struct vq_state *st)
+{
+	vq->desc_gpa = st->desc_gpa;
+	vq->avail_gpa = st->avail_gpa;
+	vq->used_gpa = st->used_gpa;
+	vq->size = st->size;
+	vq->last_avail = st->last_avail;
+	vq->used_idx = st->used_idx;
+	vq->signalled_used = st->signalled_used;
+	vq->ready = st->ready;
+	vq->event_idx = st->event_idx;
+	vq->indirect = st->indirect;
+	vq->broken = st->broken;
+	vq->signalled_valid = st->signalled_valid;
+	vq->walked = 0;
+}
+
+int vq_check(const struct virtqueue *vq, const struct vq_state *st, uint16_t queue_max,
+	     const char *what, char *err, size_t errlen)
+{
+	const struct { const char *name; uint8_t v; } flags[] = {
+		{ "ready", st->ready }, { "event_idx", st->event_idx },
+		{ "indirect", st->indirect }, { "broken", st->broken },
+		{ "signalled_valid", st->signalled_valid },
+	};
+	struct virtqueue t;
+	struct rings r;
+
+	if (!size_ok(st->size) || st->size > queue_max) {
+		snprintf(err, errlen, "%s: size %u is not a power of two from 1 to %u", what,
+			 st->size, queue_max);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (flags[i].v > 1) {
+			snprintf(err, errlen, "%s: %s %u is not 0 or 1", what, flags[i].name,
+				 flags[i].v);
+			return -EINVAL;
+		}
+	}
+	if (st->pad[0] || st->pad[1] || st->pad[2]) {
+		snprintf(err, errlen, "%s: pad bytes are not 0", what);
+		return -EINVAL;
+	}
+	if (!st->ready) {
+		if (st->last_avail || st->used_idx || st->signalled_used || st->signalled_valid ||
+		    st->broken) {
+			snprintf(err, errlen, "%s: last_avail %u, used_idx %u on a queue that is not "
+				 "ready (a queue starts at 0 when enabled)", what, st->last_avail,
+				 st->used_idx);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	memset(&t, 0, sizeof(t));
+	t.mem = vq->mem;
+	vq_load(&t, st);
+	if (!map_rings(&t, &r)) {
+		snprintf(err, errlen, "%s: desc 0x%llx, avail 0x%llx, used 0x%llx: the rings of a "
+			 "ready queue must be aligned and in guest RAM", what,
+			 (unsigned long long)st->desc_gpa, (unsigned long long)st->avail_gpa,
+			 (unsigned long long)st->used_gpa);
+		return -EINVAL;
+	}
+	if (st->used_idx != st->last_avail) {
+		snprintf(err, errlen, "%s: used_idx %u != last_avail %u: requests taken and not "
+			 "completed", what, st->used_idx, st->last_avail);
+		return -EINVAL;
+	}
+	if (!st->broken && (uint16_t)(ld16(r.avail + AVAIL_IDX) - st->last_avail) > st->size) {
+		snprintf(err, errlen, "%s: last_avail %u is more than size %u behind the ring's "
+			 "avail idx %u", what, st->last_avail, st->size, ld16(r.avail + AVAIL_IDX));
+		return -EINVAL;
+	}
+	return 0;
 }

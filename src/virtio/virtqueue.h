@@ -12,6 +12,7 @@
 #define NESTVM_VIRTIO_VIRTQUEUE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/guest_mem.h"
@@ -53,6 +54,32 @@ struct vq_req {
 	uint64_t out_len;       /* bytes the device may read (readable buffers) */
 	uint64_t in_len;        /* bytes the device may write (writable buffers) */
 };
+
+/* A queue's guest-visible state, plain (part of the transport's saved
+ * state). The host keeps no pointer into guest memory between calls:
+ * every vq_pop/vq_push/vq_should_notify maps the rings afresh from the
+ * addresses, so loading a state is all a restore needs. */
+struct vq_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size, last_avail, used_idx, signalled_used;
+	uint8_t ready, event_idx, indirect, broken, signalled_valid;
+	uint8_t pad[3];
+};
+
+void vq_save(const struct virtqueue *vq, struct vq_state *st);
+/* Can vq (its guest memory) be in state st, for a queue of at most
+ * queue_max entries? Checks the size (a power of two, <= queue_max), the
+ * flags (0 or 1), the rings of a ready queue (aligned, in guest RAM), the
+ * indexes (a queue that is not ready has none; avail->idx at most `size`
+ * ahead of last_avail unless the queue is broken; used_idx == last_avail:
+ * no request is taken and not completed, because devices complete every
+ * request they take before the I/O loop is parked). 0, or -EINVAL with a
+ * message that starts with `what` ("virtio-blk: queue 0") and names the
+ * field. */
+int vq_check(const struct virtqueue *vq, const struct vq_state *st, uint16_t queue_max,
+	     const char *what, char *err, size_t errlen);
+/* Load a checked state (keeps mem). */
+void vq_load(struct virtqueue *vq, const struct vq_state *st);
 
 /* Reset to "not ready", keeping mem. */
 void vq_reset(struct virtqueue *vq);

@@ -194,7 +194,7 @@ static void test_sts_write_one_to_clear(void **state)
 {
 	struct ctx *c = *state;
 
-	c->pm.pm1_sts = 0x8121; /* WAK, PWRBTN, GBL, TMR: as if raised */
+	c->pm.st.pm1_sts = 0x8121; /* WAK, PWRBTN, GBL, TMR: as if raised */
 	assert_int_equal(rd(c, OFF_STS, 2), 0x8121);
 	wr(c, OFF_STS, 2, 0x0000);
 	assert_int_equal(rd(c, OFF_STS, 2), 0x8121);
@@ -223,7 +223,7 @@ static void test_en_read_write(void **state)
 	wr(c, OFF_EN, 1, 0x00);
 	assert_int_equal(rd(c, OFF_EN, 2), 0x0100);
 	/* EN writes never touch STS */
-	c->pm.pm1_sts = 0x0001;
+	c->pm.st.pm1_sts = 0x0001;
 	wr(c, OFF_EN, 2, 0xffff);
 	assert_int_equal(rd(c, OFF_STS, 2), 0x0001);
 }

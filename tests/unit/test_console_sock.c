@@ -150,7 +150,7 @@ static size_t rx_count(struct ctx *c)
 	size_t n;
 
 	pthread_mutex_lock(&c->s.lock);
-	n = c->s.rx_count;
+	n = c->s.st.rx_count;
 	pthread_mutex_unlock(&c->s.lock);
 	return n;
 }

@@ -1416,6 +1416,75 @@ static void test_random(void **state)
 		assert_true(seen[i] > 100);
 }
 
+
+/* vq_save/vq_load round trip, and vq_check on each field it guards. */
+static void test_state(void **state)
+{
+	struct drv *d = *state;
+	struct virtqueue *vq = &d->vq, fresh;
+	struct vq_state st, again, bad;
+	char err[256];
+
+	drv_init(d, 8, 65530);           /* indexes about to wrap */
+	vq->event_idx = true;
+	vq->signalled_used = 65529;
+	vq->signalled_valid = true;
+	for (uint16_t i = 0; i < 3; i++) {  /* three requests posted, none taken */
+		desc(d, i, DATA_GPA + 64 * i, 64, VIRTQ_DESC_F_WRITE, 0);
+		add(d, i);
+	}
+	vq_save(vq, &st);
+	assert_int_equal(st.size, 8);
+	assert_int_equal(st.last_avail, 65530);
+	assert_int_equal(st.ready, 1);
+	assert_int_equal(vq_check(vq, &st, 8, "q", err, sizeof(err)), 0);
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.mem = &d->mem;
+	fresh.walked = 5;
+	vq_load(&fresh, &st);
+	assert_ptr_equal(fresh.mem, &d->mem);
+	assert_int_equal(fresh.walked, 0);
+	vq_save(&fresh, &again);
+	assert_memory_equal(&st, &again, sizeof(st));
+
+#define BAD(field, stmt) do { bad = st; stmt; err[0] = 0;                                  \
+		assert_int_equal(vq_check(vq, &bad, 8, "q", err, sizeof(err)), -EINVAL);     \
+		assert_non_null(strstr(err, "q: " field)); } while (0)
+	BAD("size", bad.size = 16);              /* over queue_max */
+	BAD("size", bad.size = 6);
+	BAD("size", bad.size = 0);
+	BAD("ready", bad.ready = 3);
+	BAD("signalled_valid", bad.signalled_valid = 2);
+	BAD("pad", bad.pad[0] = 1);
+	BAD("desc", bad.desc_gpa = MEM_SIZE);
+	BAD("desc", bad.desc_gpa = DESC_GPA + 8);
+	BAD("used_idx", bad.used_idx = 65531);
+	BAD("last_avail", { bad.last_avail = 65524; bad.used_idx = 65524; });
+	BAD("last_avail", { bad.ready = 0; });
+#undef BAD
+	/* A broken queue's avail idx is not checked (the guest broke it). */
+	bad = st;
+	bad.broken = 1;
+	bad.last_avail = bad.used_idx = 100;
+	assert_int_equal(vq_check(vq, &bad, 8, "q", err, sizeof(err)), 0);
+	/* A queue that is not ready may have addresses anywhere, no indexes. */
+	memset(&bad, 0, sizeof(bad));
+	bad.size = 8;
+	bad.desc_gpa = 0xdead0000ull;
+	assert_int_equal(vq_check(vq, &bad, 8, "q", err, sizeof(err)), 0);
+
+	/* The loaded queue works: it takes the three posted requests. */
+	for (uint16_t i = 0; i < 3; i++) {
+		struct vq_req req;
+
+		assert_int_equal(vq_pop(&fresh, &req), 1);
+		assert_int_equal(req.head, i);
+		assert_int_equal(vq_push(&fresh, req.head, 0), 0);
+	}
+	assert_int_equal(fresh.used_idx, 65533);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1439,6 +1508,7 @@ int main(void)
 		T(test_malformed),
 		T(test_hole),
 		T(test_random),
+		T(test_state),
 #undef T
 	};
 
