@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "vmm/console.h"
+#include "machine/console.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
