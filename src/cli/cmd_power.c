@@ -79,8 +79,8 @@ static void power_print_state(struct vmctl *c)
 {
 	char err[256];
 
-	if (registry_get(c->reg, c->rec.def.name, &c->rec, err, sizeof(err)) == 0)
-		printf("'%s' is %s%s%s\n", c->rec.def.name, vm_state_name(c->rec.state),
+	if (registry_get(c->reg, c->rec.name, &c->rec, err, sizeof(err)) == 0)
+		printf("'%s' is %s%s%s\n", c->rec.name, vm_state_name(c->rec.state),
 		       c->rec.reason[0] ? ": " : "", c->rec.reason);
 }
 
@@ -119,7 +119,7 @@ static void power_exec_vmproc(const struct vmctl *c, int ready_fd, int live_fd)
 	snprintf(rfd, sizeof(rfd), "%d", ready_fd);
 	snprintf(lfd, sizeof(lfd), "%d", live_fd);
 	execl(exe, "nestvm", "vm-process", "--state-dir", c->state_dir, "--ready-fd", rfd,
-	      "--lock-fd", lfd, c->rec.def.name, (char *)NULL);
+	      "--lock-fd", lfd, c->rec.name, (char *)NULL);
 fail:
 	if (write(ready_fd, msg, strlen(msg)) < 0 || write(ready_fd, strerror(errno),
 							   strlen(strerror(errno))) < 0)
@@ -185,28 +185,28 @@ static int power_start_finish(struct vmctl *c, int ready_rd)
 	int status;
 
 	if (power_read_ready(ready_rd, POWER_START_TIMEOUT_S, line, sizeof(line)) == -ETIMEDOUT) {
-		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.def.name,
+		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.name,
 			  POWER_START_TIMEOUT_S, c->paths.vmm_log);
 		return EXIT_VMM_ERROR;
 	}
 	if (strncmp(line, "OK ", 3) == 0) {
 		printf("started '%s' (pid %s); console: nestvm console %s; serial log: %s\n",
-		       c->rec.def.name, line + 3, c->rec.def.name, c->paths.console_log);
+		       c->rec.name, line + 3, c->rec.name, c->paths.console_log);
 		return 0;
 	}
 	if (strncmp(line, "ERR ", 4) == 0) {
 		char *msg = NULL;
 
 		status = (int)strtol(line + 4, &msg, 10);
-		log_error("cannot start '%s': %s", c->rec.def.name, msg && *msg ? msg + 1 : "?");
+		log_error("cannot start '%s': %s", c->rec.name, msg && *msg ? msg + 1 : "?");
 		return status > 0 ? status : EXIT_VMM_ERROR;
 	}
 	/* No word: it died before it could say. Record that. */
 	vm_process_wait_gone(&c->paths, 2000);
-	if (registry_get(c->reg, c->rec.def.name, &c->rec, err, sizeof(err)) == 0)
+	if (registry_get(c->reg, c->rec.name, &c->rec, err, sizeof(err)) == 0)
 		vm_reconcile(c->reg, &c->paths, &c->rec, err, sizeof(err));
 	log_error("cannot start '%s': its process ended without a word; its log: %s",
-		  c->rec.def.name, c->paths.vmm_log);
+		  c->rec.name, c->paths.vmm_log);
 	return EXIT_VMM_ERROR;
 }
 
@@ -336,20 +336,20 @@ static int power_force(struct vmctl *c, const char *why)
 	if (power_action(c, "poweroff", err, sizeof(err)) == 0 &&
 	    vm_process_wait_gone(&c->paths, POWER_KILL_WAIT_MS))
 		return 0;
-	if (c->rec.pid > 0 && power_pid_is_vm(c->rec.pid, c->rec.def.name)) {
+	if (c->rec.pid > 0 && power_pid_is_vm(c->rec.pid, c->rec.name)) {
 		kill(c->rec.pid, SIGKILL);
 		if (!vm_process_wait_gone(&c->paths, POWER_KILL_WAIT_MS)) {
-			log_error("'%s': its process %d survived SIGKILL", c->rec.def.name,
+			log_error("'%s': its process %d survived SIGKILL", c->rec.name,
 				  c->rec.pid);
 			return EXIT_VMM_ERROR;
 		}
 	} else if (vm_process_alive(&c->paths)) {
 		log_error("'%s': its process does not answer and is not pid %d: find it with "
-			  "fuser %s", c->rec.def.name, c->rec.pid, c->paths.lock);
+			  "fuser %s", c->rec.name, c->rec.pid, c->paths.lock);
 		return EXIT_VMM_ERROR;
 	}
 	/* EPERM: the process recorded its own end first. */
-	if (registry_transition(c->reg, c->rec.def.name, VM_OP_KILL, &t, NULL, err,
+	if (registry_transition(c->reg, c->rec.name, VM_OP_KILL, &t, NULL, err,
 				sizeof(err)) == -ENOENT)
 		log_warn("%s", err);
 	return 0;
@@ -364,7 +364,7 @@ static const char *power_usage_stop(void)
 
 int vmctl_stop(struct vmctl *c, int timeout_s)
 {
-	const char *name = c->rec.def.name;
+	const char *name = c->rec.name;
 	char err[512], why[160];
 	int status = 0, r;
 

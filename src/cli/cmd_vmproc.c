@@ -40,7 +40,6 @@ struct vmproc {
 	struct registry *reg;
 	pthread_mutex_t reg_lock;      /* one registry connection, API and main thread */
 	struct vm_record rec;          /* the definition as started */
-	struct run_options opt;
 	int ready_fd;                  /* -1 once readiness was reported */
 	int log_fd;                    /* console.log */
 	struct console_sock cs;
@@ -65,7 +64,7 @@ static int vmproc_transition(struct vmproc *p, enum vm_op op, const char *reason
 	int r;
 
 	pthread_mutex_lock(&p->reg_lock);
-	r = registry_transition(p->reg, p->rec.def.name, op, &t, NULL, err, errlen);
+	r = registry_transition(p->reg, p->rec.name, op, &t, NULL, err, errlen);
 	pthread_mutex_unlock(&p->reg_lock);
 	if (r == 0 && vm_state_next(p->state, op, &to) == 0)
 		p->state = to;
@@ -153,10 +152,10 @@ static json_t *vmproc_nested_json(struct vmproc *p, struct runner *r, char *err,
 	}
 	nest_level_name(r->plan.level, level, sizeof(level));
 	j = json_pack("{s:b, s:s, s:b, s:o, s:b, s:b, s:o, s:i, s:o}",
-		      "enabled", p->rec.def.nested,
+		      "enabled", p->rec.cfg.nested,
 		      "guest_level", level,
 		      "extensions_exposed", r->plan.expose,
-		      "max_depth", p->rec.def.max_depth ? json_integer(p->rec.def.max_depth) :
+		      "max_depth", p->rec.cfg.max_depth ? json_integer(p->rec.cfg.max_depth) :
 				   json_null(),
 		      "virtualization_enabled", any_virt,
 		      "nested_guest_running", any_guest || delta > 0,
@@ -192,12 +191,12 @@ static json_t *vmproc_api_describe(void *opaque, char *err, size_t errlen)
 
 	pthread_mutex_lock(&p->lock);
 	j = json_pack("{s:s, s:s, s:i, s:I, s:i, s:o}",
-		      "name", p->rec.def.name,
+		      "name", p->rec.name,
 		      "state", vm_state_name(p->state),
 		      "pid", (int)getpid(),
 		      "uptime_s", (json_int_t)(time(NULL) - p->started),
 		      "boots", (int)p->boots,
-		      "config", vmdef_to_json(&p->rec.def));
+		      "config", vmconfig_to_json(&p->rec.cfg));
 	if (j && p->live) {
 		json_t *nested = vmproc_nested_json(p, p->live, err, errlen);
 
@@ -216,7 +215,7 @@ static int vmproc_action_pause(struct vmproc *p, struct runner *r, char *err, si
 	int e;
 
 	if (p->state != VM_STATE_RUNNING) {
-		vm_state_refusal(p->rec.def.name, p->state, VM_OP_PAUSE, NULL, err, errlen);
+		vm_state_refusal(p->rec.name, p->state, VM_OP_PAUSE, NULL, err, errlen);
 		return 409;
 	}
 	e = vm_pause(&r->vm);
@@ -235,7 +234,7 @@ static int vmproc_action_pause(struct vmproc *p, struct runner *r, char *err, si
 static int vmproc_action_resume(struct vmproc *p, struct runner *r, char *err, size_t errlen)
 {
 	if (p->state != VM_STATE_PAUSED) {
-		vm_state_refusal(p->rec.def.name, p->state, VM_OP_RESUME, NULL, err, errlen);
+		vm_state_refusal(p->rec.name, p->state, VM_OP_RESUME, NULL, err, errlen);
 		return 409;
 	}
 	if (vmproc_transition(p, VM_OP_RESUME, "", -1, err, errlen))
@@ -254,7 +253,7 @@ static int vmproc_action_shutdown(struct vmproc *p, struct runner *r, char *err,
 		return 0;
 	}
 	if (p->state != VM_STATE_RUNNING && p->state != VM_STATE_PAUSED) {
-		vm_state_refusal(p->rec.def.name, p->state, VM_OP_STOP, NULL, err, errlen);
+		vm_state_refusal(p->rec.name, p->state, VM_OP_STOP, NULL, err, errlen);
 		return 409;
 	}
 	if (vmproc_transition(p, VM_OP_STOP, "the ACPI power button was pressed (nestvm stop)",
@@ -298,10 +297,10 @@ static int vmproc_on_devices(struct runner *r, void *opaque, char *err, size_t e
 	struct vmproc *p = opaque;
 
 	if (p->cs_started) {
-		console_sock_set_serial(&p->cs, &r->plat.serial);
+		console_sock_set_serial(&p->cs, runner_serial(r));
 		return 0;
 	}
-	if (console_sock_start(&p->cs, p->paths.console, p->log_fd, &r->plat.serial, err, errlen))
+	if (console_sock_start(&p->cs, p->paths.console, p->log_fd, runner_serial(r), err, errlen))
 		return -1;
 	p->cs_started = true;
 	return 0;
@@ -321,7 +320,7 @@ static void vmproc_on_ready(struct runner *r, void *opaque)
 			log_warn("cannot record the start: %s", err);
 		vmproc_report_ready(p, 0, NULL);
 	}
-	log_info("'%s' boot %u: vCPUs starting", p->rec.def.name, p->boots);
+	log_info("'%s' boot %u: vCPUs starting", p->rec.name, p->boots);
 }
 
 /* Move the last run's logs aside so each start begins a fresh pair. */
@@ -359,7 +358,7 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 		return EXIT_VMM_ERROR;
 	}
 	for (;;) {
-		status = runner_run(r, &p->opt, &hooks, err, errlen);
+		status = runner_run(r, &p->rec.cfg, &hooks, err, errlen);
 		pthread_mutex_lock(&p->lock);
 		p->live = NULL;
 		pthread_mutex_unlock(&p->lock);
@@ -369,7 +368,7 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 		runner_free(r);
 		if (r->stop_reason != VM_STOP_REBOOT || p->stop_requested || p->boots == 0)
 			break;
-		log_info("'%s': the guest rebooted: booting it again", p->rec.def.name);
+		log_info("'%s': the guest rebooted: booting it again", p->rec.name);
 	}
 	free(r);
 	if (!err[0] && status != 0)
@@ -432,7 +431,7 @@ static int vmproc_parse(int argc, char **argv, struct vmproc *p, int *lock_fd)
 	if (!dir || optind != argc - 1 || *lock_fd < 0)
 		return -EINVAL;
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s", dir);
-	snprintf(p->rec.def.name, sizeof(p->rec.def.name), "%s", argv[optind]);
+	snprintf(p->rec.name, sizeof(p->rec.name), "%s", argv[optind]);
 	return 0;
 }
 
@@ -445,21 +444,19 @@ static int vmproc_setup(struct vmproc *p, char *err, size_t errlen)
 	struct api_ops ops = ops_template;
 	int r;
 
-	r = vm_paths_get(p->state_dir, p->rec.def.name, &p->paths, err, errlen);
+	r = vm_paths_get(p->state_dir, p->rec.name, &p->paths, err, errlen);
 	if (!r)
 		r = registry_open(&p->reg, p->state_dir, err, errlen);
 	if (!r)
-		r = registry_get(p->reg, p->rec.def.name, &p->rec, err, errlen);
+		r = registry_get(p->reg, p->rec.name, &p->rec, err, errlen);
 	if (r)
 		return r;
 	p->state = p->rec.state;
 	if (p->state != VM_STATE_STARTING) {
 		snprintf(err, errlen, "'%s' is %s, not starting: use nestvm start %s",
-			 p->rec.def.name, vm_state_name(p->state), p->rec.def.name);
+			 p->rec.name, vm_state_name(p->state), p->rec.name);
 		return -EPERM;
 	}
-	vmdef_to_options(&p->rec.def, &p->opt);
-	p->opt.verbosity = 1;
 	r = vmproc_open_logs(p, err, errlen);
 	if (r)
 		return r;
@@ -510,6 +507,7 @@ int cmd_vmproc(int argc, char **argv)
 		registry_close(p->reg);
 	/* The liveness lock goes last: once it is free, the records are final. */
 	close(lock_fd);
+	vm_record_free(&p->rec);
 	free(p);
 	return status;
 }

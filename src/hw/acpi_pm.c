@@ -28,6 +28,10 @@
  * turns into an SMI.
  */
 #include "hw/acpi_pm.h"
+#include "vmm/vm.h"
+#include <stdlib.h>
+#include <stdio.h>
+#include <errno.h>
 
 #include <string.h>
 
@@ -194,3 +198,40 @@ void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool
 	if (stop != VM_STOP_NONE && pm->stop_fn)
 		pm->stop_fn(pm->stop_opaque, stop);
 }
+
+/* ---- the device class ---- */
+
+static int acpi_pm_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			  size_t errlen)
+{
+	struct acpi_pm *pm = calloc(1, sizeof(*pm));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!pm)
+		return -ENOMEM;
+	acpi_pm_init(pm, vm_request_stop, h->vm);
+	acpi_pm_set_sci(pm, vm_irq_line, h->vm);
+	*dev = pm;
+	r = iobus_register(&h->vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, acpi_pm_io, pm, "acpi-pm");
+	if (r)
+		snprintf(err, errlen, "cannot register acpi-pm at port 0x%x: %s", ACPI_PM_BASE,
+			 strerror(-r));
+	return r;
+}
+
+static void acpi_pm_class_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	acpi_pm_destroy(dev);
+	free(dev);
+}
+
+const struct device_class acpi_pm_class = {
+	.name = "acpi-pm",
+	.board = true,
+	.create = acpi_pm_create,
+	.destroy = acpi_pm_class_destroy,
+};

@@ -13,6 +13,10 @@
  * is otherwise ignored.
  */
 #include "hw/i8042.h"
+#include "vmm/vm.h"
+#include <stdlib.h>
+#include <stdio.h>
+#include <errno.h>
 
 #include <string.h>
 
@@ -188,3 +192,41 @@ void i8042_command_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 {
 	i8042_port_io(opaque, true, offset, data, len, is_write);
 }
+
+/* ---- the device class ---- */
+
+static int i8042_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			size_t errlen)
+{
+	struct i8042 *k = calloc(1, sizeof(*k));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!k)
+		return -ENOMEM;
+	i8042_init(k, vm_request_stop, h->vm);
+	*dev = k;
+	r = iobus_register(&h->vm->pio, I8042_DATA_PORT, 1, i8042_data_io, k, "i8042-data");
+	if (!r)
+		r = iobus_register(&h->vm->pio, I8042_COMMAND_PORT, 1, i8042_command_io, k,
+				   "i8042-cmd");
+	if (r)
+		snprintf(err, errlen, "cannot register the i8042's ports: %s", strerror(-r));
+	return r;
+}
+
+static void i8042_class_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	i8042_destroy(dev);
+	free(dev);
+}
+
+const struct device_class i8042_class = {
+	.name = "i8042",
+	.board = true,
+	.create = i8042_create,
+	.destroy = i8042_class_destroy,
+};

@@ -14,6 +14,10 @@
  * bytes with 0xff. len 0 does nothing.
  */
 #include "hw/serial.h"
+#include "vmm/vm.h"
+#include <stdlib.h>
+#include <stdio.h>
+#include <errno.h>
 
 #include <string.h>
 
@@ -300,3 +304,39 @@ size_t serial_rx_space(struct serial8250 *s)
 	pthread_mutex_unlock(&s->lock);
 	return space;
 }
+
+/* ---- the device class ---- */
+
+static int serial_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			 size_t errlen)
+{
+	struct serial8250 *s = calloc(1, sizeof(*s));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!s)
+		return -ENOMEM;
+	serial_init(s, SERIAL_COM1_IRQ, vm_irq_line, h->vm, h->console_out, h->console_opaque);
+	*dev = s;
+	r = iobus_register(&h->vm->pio, SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_io, s, "serial");
+	if (r)
+		snprintf(err, errlen, "cannot register serial at port 0x%x: %s", SERIAL_COM1_BASE,
+			 strerror(-r));
+	return r;
+}
+
+static void serial_class_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	serial_destroy(dev);
+	free(dev);
+}
+
+const struct device_class serial_class = {
+	.name = "serial",
+	.board = true,
+	.create = serial_create,
+	.destroy = serial_class_destroy,
+};

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "virtio/virtio_pci.h"
+#include "vmm/device.h"
 
 #define BLK_PATH_MAX 4096
 
@@ -28,6 +29,13 @@ struct virtio_blk {
 	char serial[20];         /* GET_ID answer, NUL padded ("nestvm-disk-N") */
 	bool sync_failed;        /* an fdatasync() failed: every later flush fails */
 };
+
+/* The device class (`--disk PATH[,ro]`, "disks": [{"path", "readonly"}]
+ * in a VM's configuration). */
+extern const struct device_class virtio_blk_class;
+
+/* A checked configuration object into a struct blk_config. 0 or -EINVAL. */
+int blk_config_from_json(const json_t *cfg, struct blk_config *out, char *err, size_t errlen);
 
 /* Request types and status values (virtio 1.x spec, 5.2.6). */
 #define VIRTIO_BLK_T_IN       0
@@ -50,9 +58,8 @@ struct virtio_blk {
 /* Open the image and create the device. -errno with a message in err
  * (missing file, not a regular file or block device, size not a multiple
  * of 512 bytes, ...). */
-int virtio_blk_init(struct virtio_blk *blk, const struct blk_config *cfg, struct vm *vm,
-		    struct pci_bus *bus, struct irq_router *irq, struct evloop *loop, char *err,
-		    size_t errlen);
+int virtio_blk_init(struct virtio_blk *blk, const struct blk_config *cfg,
+		    const struct device_host *h, char *err, size_t errlen);
 void virtio_blk_destroy(struct virtio_blk *blk);
 
 /* The parts of virtio_blk_init() that need no VM (unit-testable):

@@ -1,6 +1,9 @@
 #include "virtio/rng.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "vmm/log.h"
@@ -64,9 +67,59 @@ static const struct virtio_device_ops rng_ops = {
 	.queue_notify = rng_queue_notify,
 };
 
-int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
-		    struct irq_router *irq, struct evloop *loop)
+int virtio_rng_init(struct virtio_rng *rng, const struct device_host *h)
 {
 	rng->bytes = 0;
-	return virtio_pci_init(&rng->vp, vm, bus, irq, loop, &rng_ops, rng);
+	return virtio_pci_init(&rng->vp, h, &rng_ops, rng);
 }
+
+/* ---- the device class ---- */
+
+static int rng_config_parse(const char *arg, json_t **out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	(void)arg;
+	*out = NULL;   /* a flag: no configuration */
+	return 0;
+}
+
+static int rng_config_check(const json_t *cfg, char *err, size_t errlen)
+{
+	if (cfg) {
+		snprintf(err, errlen, "virtio-rng takes no configuration");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int rng_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+		      size_t errlen)
+{
+	struct virtio_rng *rng = calloc(1, sizeof(*rng));
+	int r;
+
+	(void)cfg;
+	*dev = rng;
+	r = rng ? virtio_rng_init(rng, h) : -ENOMEM;
+	if (r)
+		snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-r));
+	return r;
+}
+
+static void rng_destroy(void *dev)
+{
+	free(dev);
+}
+
+const struct device_class virtio_rng_class = {
+	.name = "virtio-rng",
+	.cli_option = "rng",
+	.cli_flag = true,
+	.json_key = "rng",
+	.max_count = 1,
+	.config_parse = rng_config_parse,
+	.config_check = rng_config_check,
+	.create = rng_create,
+	.destroy = rng_destroy,
+};

@@ -4,13 +4,16 @@
 #define NESTVM_VIRTIO_RNG_H
 
 #include "virtio/virtio_pci.h"
+#include "vmm/device.h"
 
 struct virtio_rng {
 	struct virtio_pci vp;
 	uint64_t bytes;   /* entropy handed out, for -v statistics */
 };
 
-int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
-		    struct irq_router *irq, struct evloop *loop);
+int virtio_rng_init(struct virtio_rng *rng, const struct device_host *h);
+
+/* The device class (`--rng`, "rng": true in a VM's configuration). */
+extern const struct device_class virtio_rng_class;
 
 #endif
