@@ -199,6 +199,15 @@ int options_device(struct vm_config *c, const char *opt, const char *arg, char *
 	return cls->config_modify(d->cfg, opt, arg, err, errlen);
 }
 
+/* The option -r stands for: the first cli_flag class's. */
+static const char *options_flag_option(void)
+{
+	for (size_t t = 0; t < device_table_len; t++)
+		if (device_table[t]->cli_flag)
+			return device_table[t]->cli_option;
+	return "";
+}
+
 void options_free(struct run_options *o)
 {
 	vmconfig_free(&o->cfg);
@@ -248,7 +257,7 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 			r = options_parse_memory(optarg, &cfg->memory, err, errlen);
 			break;
 		case 'n': cfg->nested = true; break;
-		case 'r': r = options_device(cfg, "rng", NULL, err, errlen); break;
+		case 'r': r = options_device(cfg, options_flag_option(), NULL, err, errlen); break;
 		case 'd':
 			r = options_parse_uint("--max-depth", optarg, 1, VMCFG_MAX_DEPTH_MAX,
 					       &cfg->max_depth, err, errlen);

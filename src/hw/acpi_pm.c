@@ -28,12 +28,13 @@
  * turns into an SMI.
  */
 #include "hw/acpi_pm.h"
-#include "vmm/vm.h"
-#include <stdlib.h>
-#include <stdio.h>
-#include <errno.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "vmm/vm.h"
 
 #define ACPI_PM1_STS_OFF   0x0
 #define ACPI_PM1_EN_OFF    0x2

@@ -13,12 +13,13 @@
  * is otherwise ignored.
  */
 #include "hw/i8042.h"
-#include "vmm/vm.h"
-#include <stdlib.h>
-#include <stdio.h>
-#include <errno.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "vmm/vm.h"
 
 #define I8042_STS_OBF      0x01
 #define I8042_STS_SYS      0x04

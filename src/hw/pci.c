@@ -11,13 +11,14 @@
  * for each that changed.
  */
 #include "hw/pci.h"
-#include "vmm/log.h"
-#include "vmm/vm.h"
-#include <stdlib.h>
-#include <stdio.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "vmm/log.h"
+#include "vmm/vm.h"
 
 #define PCI_VENDOR_ID       0x00
 #define PCI_DEVICE_ID       0x02

@@ -14,12 +14,13 @@
  * bytes with 0xff. len 0 does nothing.
  */
 #include "hw/serial.h"
-#include "vmm/vm.h"
-#include <stdlib.h>
-#include <stdio.h>
-#include <errno.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "vmm/vm.h"
 
 enum {
 	UART_RBR = 0, /* THR, DLL */
