@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/options.h"
 #include "cli/vmctl.h"
 #include "lifecycle/vm_check.h"
 #include "nested/probe.h"
@@ -164,24 +165,23 @@ static bool checkvm_confirm(void)
 static int checkvm_fix(struct vmctl *c, struct vm_check_item *it, int n,
 		       const struct checkvm_args *a)
 {
-	struct vm_def *d = malloc(sizeof(*d));
+	struct vm_config cfg, *d = &cfg;
 	char diff[1024], err[512];
 	int status = 0, r;
 
-	if (!d)
+	if (vmconfig_copy(d, &c->rec.cfg))
 		return EXIT_VMM_ERROR;
-	*d = c->rec.def;
 	if (!vm_check_apply(d, it, n)) {
 		printf("nothing in '%s's definition to change\n", a->name);
-		free(d);
+		vmconfig_free(d);
 		return 0;
 	}
-	vm_check_diff(&c->rec.def, d, diff, sizeof(diff));
+	vm_check_diff(&c->rec.cfg, d, diff, sizeof(diff));
 	printf("Changes for '%s':\n%s", a->name, diff);
 	if (vm_state_active(c->rec.state) && !a->stop) {
 		log_error("'%s' is %s: these changes need it stopped; add --stop to stop it first "
 			  "(or nestvm stop %s)", a->name, vm_state_name(c->rec.state), a->name);
-		free(d);
+		vmconfig_free(d);
 		return EXIT_REFUSED;
 	}
 	if (vm_state_active(c->rec.state))
@@ -190,7 +190,7 @@ static int checkvm_fix(struct vmctl *c, struct vm_check_item *it, int n,
 	if (!a->yes && !(isatty(STDIN_FILENO) && checkvm_confirm())) {
 		printf("%s\n", isatty(STDIN_FILENO) ? "nothing changed" :
 		       "nothing changed: not a terminal to confirm on; add --yes");
-		free(d);
+		vmconfig_free(d);
 		return EXIT_REFUSED;
 	}
 	if (vm_state_active(c->rec.state)) {
@@ -207,7 +207,7 @@ static int checkvm_fix(struct vmctl *c, struct vm_check_item *it, int n,
 			printf("applied; start it with: nestvm start %s\n", a->name);
 		status = vmctl_status(r);
 	}
-	free(d);
+	vmconfig_free(d);
 	return status;
 }
 
@@ -224,7 +224,7 @@ int cmd_check_vm(int argc, char **argv)
 	status = vmctl_open(&c, a.dir, a.name, (a.fix ? VMCTL_LOCK : VMCTL_TRYLOCK) | VMCTL_GET);
 	if (status)
 		return status;
-	n = vm_check_def(&c.rec.def, c.rec.state, it, VM_CHECK_MAX - 1);
+	n = vm_check_def(&c.rec.cfg, c.rec.state, it, VM_CHECK_MAX - 1);
 	fails += checkvm_host(&it[n++], a.name);
 	for (int i = 0; i < n - 1; i++)
 		fails += it[i].r.status == CHECK_FAIL;

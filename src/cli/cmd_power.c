@@ -77,8 +77,8 @@ static void power_print_state(struct vmctl *c)
 {
 	char err[256];
 
-	if (registry_get(c->reg, c->rec.def.name, &c->rec, err, sizeof(err)) == 0)
-		printf("'%s' is %s%s%s\n", c->rec.def.name, vm_state_name(c->rec.state),
+	if (registry_get(c->reg, c->rec.name, &c->rec, err, sizeof(err)) == 0)
+		printf("'%s' is %s%s%s\n", c->rec.name, vm_state_name(c->rec.state),
 		       c->rec.reason[0] ? ": " : "", c->rec.reason);
 }
 
@@ -89,25 +89,25 @@ static int power_start_finish(struct vmctl *c, int r, const struct vmproc_report
 	char err[512];
 
 	if (r == -ETIMEDOUT) {
-		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.def.name,
+		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.name,
 			  POWER_START_TIMEOUT_S, c->paths.vmm_log);
 		return EXIT_VMM_ERROR;
 	}
 	if (rep->said && rep->ok) {
 		printf("started '%s' (pid %d); console: nestvm console %s; serial log: %s\n",
-		       c->rec.def.name, rep->pid, c->rec.def.name, c->paths.console_log);
+		       c->rec.name, rep->pid, c->rec.name, c->paths.console_log);
 		return 0;
 	}
 	if (rep->said) {
-		log_error("cannot start '%s': %s", c->rec.def.name, rep->msg);
+		log_error("cannot start '%s': %s", c->rec.name, rep->msg);
 		return rep->status;
 	}
 	/* No word: it died before it could say. Record that. */
 	vm_process_wait_gone(&c->paths, 2000);
-	if (registry_get(c->reg, c->rec.def.name, &c->rec, err, sizeof(err)) == 0)
+	if (registry_get(c->reg, c->rec.name, &c->rec, err, sizeof(err)) == 0)
 		vm_reconcile(c->reg, &c->paths, &c->rec, err, sizeof(err));
 	log_error("cannot start '%s': its process ended without a word; its log: %s",
-		  c->rec.def.name, c->paths.vmm_log);
+		  c->rec.name, c->paths.vmm_log);
 	return EXIT_VMM_ERROR;
 }
 
@@ -234,20 +234,20 @@ static int power_force(struct vmctl *c, const char *why)
 	if (power_action(c, "poweroff", err, sizeof(err)) == 0 &&
 	    vm_process_wait_gone(&c->paths, POWER_KILL_WAIT_MS))
 		return 0;
-	if (c->rec.pid > 0 && power_pid_is_vm(c->rec.pid, c->rec.def.name)) {
+	if (c->rec.pid > 0 && power_pid_is_vm(c->rec.pid, c->rec.name)) {
 		kill(c->rec.pid, SIGKILL);
 		if (!vm_process_wait_gone(&c->paths, POWER_KILL_WAIT_MS)) {
-			log_error("'%s': its process %d survived SIGKILL", c->rec.def.name,
+			log_error("'%s': its process %d survived SIGKILL", c->rec.name,
 				  c->rec.pid);
 			return EXIT_VMM_ERROR;
 		}
 	} else if (vm_process_alive(&c->paths)) {
 		log_error("'%s': its process does not answer and is not pid %d: find it with "
-			  "fuser %s", c->rec.def.name, c->rec.pid, c->paths.lock);
+			  "fuser %s", c->rec.name, c->rec.pid, c->paths.lock);
 		return EXIT_VMM_ERROR;
 	}
 	/* EPERM: the process recorded its own end first. */
-	if (registry_transition(c->reg, c->rec.def.name, VM_OP_KILL, &t, NULL, err,
+	if (registry_transition(c->reg, c->rec.name, VM_OP_KILL, &t, NULL, err,
 				sizeof(err)) == -ENOENT)
 		log_warn("%s", err);
 	return 0;
@@ -262,7 +262,7 @@ static const char *power_usage_stop(void)
 
 int vmctl_stop(struct vmctl *c, int timeout_s)
 {
-	const char *name = c->rec.def.name;
+	const char *name = c->rec.name;
 	char err[512], why[160];
 	int status = 0, r;
 

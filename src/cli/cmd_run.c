@@ -17,22 +17,26 @@ int cmd_run(int argc, char **argv)
 
 	if (options_parse_run(argc, argv, &opt, err, sizeof(err))) {
 		log_error("%s", err);
+		options_free(&opt);
 		return EXIT_USAGE;
 	}
 	if (opt.help) {
 		fputs(options_run_usage(), stdout);
+		options_free(&opt);
 		return 0;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_error("out of memory");
+		options_free(&opt);
 		return EXIT_VMM_ERROR;
 	}
 	runner_set_verbosity(opt.verbosity);
-	status = runner_run(r, &opt, NULL, err, sizeof(err));
+	status = runner_run(r, &opt.cfg, NULL, err, sizeof(err));
 	if (err[0])
 		log_error("%s", err);
 	runner_free(r);
 	free(r);
+	options_free(&opt);
 	return status;
 }

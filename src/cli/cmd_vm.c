@@ -12,6 +12,8 @@
 #include "api/api.h"
 #include "cli/options.h"
 #include "cli/vmctl.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
 #include "vmm/log.h"
 
 #define SHOW_API_TIMEOUT_MS 5000
@@ -82,7 +84,7 @@ static int vm_parse_name_only(int argc, char **argv, const char *cmd, const char
 int cmd_create(int argc, char **argv)
 {
 	struct run_options opt;
-	struct vm_def *d = NULL;
+	struct vm_config *d;
 	struct vmctl c;
 	const char *dir, *name;
 	char err[1024] = "";
@@ -97,23 +99,20 @@ int cmd_create(int argc, char **argv)
 	name = vm_take_name(argc, argv, "create");
 	if (!name)
 		return EXIT_USAGE;
-	if (vmdef_check_name(name, err, sizeof(err)) ||
-	    options_parse_run(argc - 1, argv + 1, &opt, err, sizeof(err))) {
+	memset(&opt, 0, sizeof(opt));
+	if (vmconfig_check_name(name, err, sizeof(err)) ||
+	    options_parse_run(argc - 1, argv + 1, &opt, err, sizeof(err)) ||
+	    vmconfig_set_string(&opt.cfg.name, name) ||
+	    vmconfig_resolve_paths(&opt.cfg, err, sizeof(err)) ||
+	    vmconfig_check(&opt.cfg, err, sizeof(err))) {
 		log_error("%s", err);
+		options_free(&opt);
 		return EXIT_USAGE;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return EXIT_VMM_ERROR;
-	r = vmdef_from_options(d, name, &opt, err, sizeof(err));
-	if (r) {
-		log_error("%s", err);
-		free(d);
-		return EXIT_USAGE;
-	}
+	d = &opt.cfg;
 	status = vmctl_open(&c, dir, name, VMCTL_LOCK);
 	if (status) {
-		free(d);
+		options_free(&opt);
 		return status;
 	}
 	r = registry_create(c.reg, d, err, sizeof(err));
@@ -124,7 +123,7 @@ int cmd_create(int argc, char **argv)
 		       "nestvm start %s\n", name, d->cpus, d->cpus == 1 ? "" : "s",
 		       (unsigned long long)(d->memory >> 20), d->nested ? "on" : "off", name);
 	vmctl_close(&c);
-	free(d);
+	options_free(&opt);
 	return vmctl_status(r);
 }
 
@@ -158,9 +157,9 @@ static int vm_list_reconcile(struct vmctl *c, struct vm_record *rec)
 	int fd;
 
 	if (!vm_state_active(rec->state) ||
-	    vm_paths_get(c->state_dir, rec->def.name, &p, err, sizeof(err)))
+	    vm_paths_get(c->state_dir, rec->name, &p, err, sizeof(err)))
 		return 0;
-	fd = vm_oplock_take(&p, rec->def.name, 0, err, sizeof(err));
+	fd = vm_oplock_take(&p, rec->name, 0, err, sizeof(err));
 	if (fd < 0)
 		return 0;  /* a command is working on it: it will record the truth */
 	if (vm_reconcile(c->reg, &p, rec, err, sizeof(err)))
@@ -176,10 +175,13 @@ static void vm_list_table(const struct vm_record *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char mem[32];
 
-		options_format_size(v[i].def.memory, mem, sizeof(mem));
-		printf("%-20s %-9s %5u %9s %-6s %-5u %-5u %s\n", v[i].def.name,
-		       vm_state_name(v[i].state), v[i].def.cpus, mem, v[i].def.nested ? "on" : "off",
-		       v[i].def.n_disks, v[i].def.n_nics, v[i].reason);
+		const struct vm_config *d = &v[i].cfg;
+
+		vmconfig_format_size(d->memory, mem, sizeof(mem));
+		printf("%-20s %-9s %5u %9s %-6s %-5u %-5u %s\n", v[i].name,
+		       vm_state_name(v[i].state), d->cpus, mem, d->nested ? "on" : "off",
+		       vmconfig_count(d, &virtio_blk_class), vmconfig_count(d, &virtio_net_class),
+		       v[i].reason);
 	}
 }
 
@@ -224,15 +226,15 @@ int cmd_list(int argc, char **argv)
 
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "name",
-				v[i].def.name, "state", vm_state_name(v[i].state), "reason",
-				v[i].reason, "config", vmdef_to_json(&v[i].def)));
+				v[i].name, "state", vm_state_name(v[i].state), "reason",
+				v[i].reason, "config", vmconfig_to_json(&v[i].cfg)));
 		json_dumpf(a, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(a);
 	} else {
 		vm_list_table(v, n);
 	}
-	free(v);
+	registry_list_free(v, n);
 	vmctl_close(&c);
 	return 0;
 }
@@ -265,7 +267,7 @@ static json_t *vm_show_live(const struct vmctl *c)
 static json_t *vm_record_json(const struct vmctl *c, const struct vm_record *rec)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
-			      "name", rec->def.name,
+			      "name", rec->name,
 			      "state", vm_state_name(rec->state),
 			      "reason", rec->reason,
 			      "pid", rec->pid > 0 ? json_integer(rec->pid) : json_null(),
@@ -274,7 +276,7 @@ static json_t *vm_record_json(const struct vmctl *c, const struct vm_record *rec
 			      "started", vm_time_json(rec->started),
 			      "last_exit", rec->last_exit >= 0 ? json_integer(rec->last_exit) :
 					   json_null(),
-			      "config", vmdef_to_json(&rec->def));
+			      "config", vmconfig_to_json(&rec->cfg));
 
 	json_object_set_new(j, "files", json_pack("{s:s, s:s, s:s, s:s}",
 		"console_log", c->paths.console_log, "nestvm_log", c->paths.vmm_log,
@@ -340,89 +342,17 @@ int cmd_delete(int argc, char **argv)
 
 /* ---- set ---- */
 
-static void vm_what_add(char *what, size_t len, const char *item)
-{
-	size_t n = strlen(what);
-
-	snprintf(what + n, len - n, "%s%s", n ? ", " : "", item);
-}
-
-/* Apply `s` to d; `what` names the changes ("nested virtualization, memory"). */
-static int vm_set_apply(struct vm_def *d, const struct set_options *s, char *what, size_t wlen,
-			char *err, size_t errlen)
-{
-	int r = 0;
-
-	what[0] = '\0';
-	if (s->has_nested) {
-		d->nested = s->nested;
-		vm_what_add(what, wlen, "nested virtualization");
-	}
-	if (s->has_cpus) {
-		d->cpus = s->cpus;
-		vm_what_add(what, wlen, "vCPUs");
-	}
-	if (s->has_memory) {
-		d->memory = s->memory;
-		vm_what_add(what, wlen, "memory");
-	}
-	if (s->has_max_depth) {
-		d->max_depth = s->max_depth;
-		vm_what_add(what, wlen, "max depth");
-	}
-	if (s->has_rng) {
-		d->rng = s->rng;
-		vm_what_add(what, wlen, "devices");
-	}
-	if (s->kernel) {
-		r = vmdef_resolve_path("kernel", s->kernel, d->kernel, sizeof(d->kernel), false, err,
-				       errlen);
-		vm_what_add(what, wlen, "kernel");
-	}
-	if (!r && s->initrd) {
-		if (strcmp(s->initrd, "none") == 0)
-			d->initrd[0] = '\0';
-		else
-			r = vmdef_resolve_path("initrd", s->initrd, d->initrd, sizeof(d->initrd),
-					       false, err, errlen);
-		vm_what_add(what, wlen, "initrd");
-	}
-	if (!r && s->cmdline) {
-		if (strlen(s->cmdline) >= sizeof(d->cmdline)) {
-			snprintf(err, errlen, "--cmdline is too long");
-			return -EINVAL;
-		}
-		snprintf(d->cmdline, sizeof(d->cmdline), "%s", s->cmdline);
-		vm_what_add(what, wlen, "command line");
-	}
-	for (unsigned int i = 0; !r && s->set_disks && i < s->dev.n_disks; i++) {
-		d->disks[i].readonly = s->dev.disks[i].readonly;
-		r = vmdef_resolve_path("disk", s->dev.disks[i].path, d->disks[i].path,
-				       sizeof(d->disks[i].path), true, err, errlen);
-	}
-	if (!r && s->set_disks) {
-		d->n_disks = s->dev.n_disks;
-		vm_what_add(what, wlen, "disks");
-	}
-	if (!r && s->set_nics) {
-		d->n_nics = s->dev.n_nics;
-		memcpy(d->nics, s->dev.nics, sizeof(d->nics));
-		vm_what_add(what, wlen, "NICs");
-	}
-	return r;
-}
-
 int cmd_set(int argc, char **argv)
 {
 	struct set_options *s = calloc(1, sizeof(*s));
-	struct vm_def *d = calloc(1, sizeof(*d));
+	struct vm_config d = { 0 };
 	struct vmctl c;
 	const char *dir = NULL, *name;
 	char err[1024], what[256];
 	bool was_nested;
 	int r = -EINVAL, status = EXIT_USAGE;
 
-	if (!s || !d)
+	if (!s)
 		goto out;
 	if (vm_state_dir_arg(&argc, argv, &dir))
 		goto out;
@@ -441,9 +371,14 @@ int cmd_set(int argc, char **argv)
 	status = vmctl_open(&c, dir, name, VMCTL_LOCK | VMCTL_GET);
 	if (status)
 		goto out;
-	*d = c.rec.def;
-	was_nested = d->nested;
-	r = vm_set_apply(d, s, what, sizeof(what), err, sizeof(err));
+	if (vmconfig_copy(&d, &c.rec.cfg)) {
+		log_error("out of memory");
+		vmctl_close(&c);
+		status = EXIT_VMM_ERROR;
+		goto out;
+	}
+	was_nested = d.nested;
+	r = options_set_apply(&d, s, what, sizeof(what), err, sizeof(err));
 	if (r) {
 		/* A path or value the user gave: their input. */
 		log_error("%s", err);
@@ -451,19 +386,21 @@ int cmd_set(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	r = registry_update(c.reg, d, what, err, sizeof(err));
+	r = registry_update(c.reg, &d, what, err, sizeof(err));
 	if (r) {
 		log_error("%s", err);
 	} else {
 		printf("updated '%s': %s\n", name, what);
-		if (s->has_nested && was_nested != d->nested)
+		if (s->has_nested && was_nested != d.nested)
 			printf("nested virtualization is now %s (takes effect at the next start)\n",
-			       d->nested ? "on" : "off");
+			       d.nested ? "on" : "off");
 	}
 	status = vmctl_status(r);
 	vmctl_close(&c);
 out:
+	if (s)
+		options_set_free(s);
 	free(s);
-	free(d);
+	vmconfig_free(&d);
 	return status;
 }

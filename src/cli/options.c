@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include "devices/table.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -10,64 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-int options_parse_size(const char *s, uint64_t *bytes)
-{
-	uint64_t whole = 0, frac = 0, frac_div = 1, shift = 20;
-	const char *p = s;
-
-	if (!s || !isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (whole > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		for (; isdigit((unsigned char)*p); p++) {
-			if (frac_div < 1000000000ULL) {
-				frac = frac * 10 + (uint64_t)(*p - '0');
-				frac_div *= 10;
-			}
-		}
-	}
-	switch (toupper((unsigned char)*p)) {
-	case '\0': shift = 20; break;          /* plain number: MiB */
-	case 'B': shift = 0; p++; break;
-	case 'K': shift = 10; p++; break;
-	case 'M': shift = 20; p++; break;
-	case 'G': shift = 30; p++; break;
-	case 'T': shift = 40; p++; break;
-	default: return -EINVAL;
-	}
-	/* After a unit letter: nothing, "B" or "iB" ("2G", "2GB", "2GiB"). */
-	if (shift && p > s && isalpha((unsigned char)p[-1]) &&
-	    (strcasecmp(p, "B") == 0 || strcasecmp(p, "iB") == 0))
-		p += strlen(p);
-	if (*p)
-		return -EINVAL;
-	if (whole > (UINT64_MAX >> shift))
-		return -ERANGE;
-	/* frac < 10^9 < 2^30: shifted by up to 40 it needs more than 64 bits. */
-	*bytes = (whole << shift) + (uint64_t)(((unsigned __int128)frac << shift) / frac_div);
-	return 0;
-}
-
-void options_format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (u < 4 && bytes >= (1ULL << (10 * (u + 1))))
-		u++;
-	if (u == 0 || bytes % (1ULL << (10 * u)) == 0)
-		snprintf(buf, len, "%" PRIu64 " %s", bytes >> (10 * u), unit[u]);
-	else
-		snprintf(buf, len, "%.1f %s", (double)bytes / (double)(1ULL << (10 * u)), unit[u]);
-}
-
 const char *options_run_usage(void)
 {
 	return "usage: nestvm run --kernel PATH [options]\n"
@@ -77,7 +21,7 @@ const char *options_run_usage(void)
 	       "\n"
 	       "  -k, --kernel PATH    bzImage to boot (e.g. Debian's /boot/vmlinuz-*)\n"
 	       "  -i, --initrd PATH    initramfs to load\n"
-	       "  -c, --cmdline STR    kernel command line (default \"" OPT_CMDLINE_DEFAULT "\")\n"
+	       "  -c, --cmdline STR    kernel command line (default \"" VMCFG_CMDLINE_DEFAULT "\")\n"
 	       "  -p, --cpus N         virtual CPUs, 1-255 (default 1)\n"
 	       "  -m, --memory SIZE    guest RAM: 512M, 2G, ... a plain number is MiB (default 512M)\n"
 	       "  -n, --nested         expose the CPU's virtualization extensions (VMX/SVM)\n"
@@ -132,14 +76,14 @@ int options_parse_uint(const char *opt, const char *arg, unsigned long min,
 
 int options_parse_memory(const char *arg, uint64_t *mem, char *err, size_t errlen)
 {
-	int r = options_parse_size(arg, mem);
+	int r = vmconfig_parse_size(arg, mem);
 
 	if (r == -EINVAL)
 		return options_err(err, errlen,
 				   "--memory '%s' is not a size (examples: 512M, 2G, 1024)%s", arg, "");
-	if (r == -ERANGE || *mem > OPT_MEMORY_MAX)
+	if (r == -ERANGE || *mem > VMCFG_MEMORY_MAX)
 		return options_err(err, errlen, "--memory %s is too large: at most 1T%s", arg, "");
-	if (*mem < OPT_MEMORY_MIN)
+	if (*mem < VMCFG_MEMORY_MIN)
 		return options_err(err, errlen, "--memory %s is too small: at least 32M%s", arg, "");
 	*mem &= ~0xfffULL; /* whole pages */
 	return 0;
@@ -155,7 +99,8 @@ const char *options_bad_name(int c, char **argv, const char *shortopts, char nam
 {
 	const char *arg = argv[optind - 1];
 	int is_short = c == ':' ? strncmp(arg, "--", 2) != 0
-				: optopt && (optopt == ':' || !strchr(shortopts + 2, optopt));
+				: optopt && optopt < 256 &&
+				  (optopt == ':' || !strchr(shortopts + 2, optopt));
 
 	if (!is_short)
 		return arg;
@@ -165,128 +110,112 @@ const char *options_bad_name(int c, char **argv, const char *shortopts, char nam
 	return name;
 }
 
-/* The NIC that --mac/--forward/--mac-spoofing/--allow-mac apply to: the
- * last one declared, or an implicit user-mode NIC. */
-static struct net_config *options_cur_nic(struct run_options *o, bool create, char *err,
-					  size_t errlen)
-{
-	struct net_config *n;
+/* ---- device options, from the device table ---- */
 
-	if (!create && o->n_nics > 0)
-		return &o->nics[o->n_nics - 1];
-	if (o->n_nics >= OPT_MAX_NICS) {
-		options_err(err, errlen, "too many NICs: at most %d", OPT_MAX_NICS);
-		return NULL;
+/* The i-th device option: (class, option name). */
+static size_t options_device_list(const char *names[OPT_DEVICE_MAX],
+				  const struct device_class *cls[OPT_DEVICE_MAX])
+{
+	size_t n = 0;
+
+	for (size_t t = 0; t < device_table_len; t++) {
+		const struct device_class *c = device_table[t];
+
+		if (c->cli_option && n < OPT_DEVICE_MAX) {
+			cls[n] = c;
+			names[n++] = c->cli_option;
+		}
+		for (const char *const *m = c->cli_modifiers; m && *m && n < OPT_DEVICE_MAX; m++) {
+			cls[n] = c;
+			names[n++] = *m;
+		}
 	}
-	n = &o->nics[o->n_nics];
-	memset(n, 0, sizeof(*n));
-	n->backend = NET_BACKEND_USER;
-	memcpy(n->mac, "\x02\x4e\x56\x00\x00", 5);
-	n->mac[5] = (uint8_t)(o->n_nics + 1);
-	o->n_nics++;
 	return n;
 }
 
-static int options_parse_forward(struct net_config *n, const char *arg, char *err, size_t errlen)
+void options_device_longopts(struct option *longopts, size_t *n, bool flag_arg)
 {
-	unsigned int h, g;
-	char tail;
+	const char *names[OPT_DEVICE_MAX];
+	const struct device_class *cls[OPT_DEVICE_MAX];
+	size_t k = options_device_list(names, cls);
 
-	if (sscanf(arg, "tcp:%u:%u%c", &h, &g, &tail) != 2 || !h || !g || h > 65535 || g > 65535)
-		return options_err(err, errlen, "--forward '%s': use tcp:HOSTPORT:GUESTPORT "
-				   "(ports 1-65535)", arg);
-	if (n->backend != NET_BACKEND_USER)
-		return options_err(err, errlen, "--forward needs a user-mode NIC (--nic user)");
-	if (n->n_forwards >= NET_MAX_FORWARDS)
-		return options_err(err, errlen, "too many --forward: at most %d a NIC",
-				   NET_MAX_FORWARDS);
-	n->forwards[n->n_forwards++] = (struct net_forward){ (uint16_t)h, (uint16_t)g };
-	return 0;
+	for (size_t i = 0; i < k; i++) {
+		bool flag = cls[i]->cli_flag && names[i] == cls[i]->cli_option;
+
+		longopts[(*n)++] = (struct option){ names[i],
+			flag && !flag_arg ? no_argument : required_argument, NULL,
+			OPT_DEVICE_BASE + (int)i };
+	}
 }
 
-static int options_parse_nic(struct run_options *o, const char *arg, char *err, size_t errlen)
+const char *options_device_name(int c)
 {
-	struct net_config *n;
+	const char *names[OPT_DEVICE_MAX];
+	const struct device_class *cls[OPT_DEVICE_MAX];
+	size_t k = options_device_list(names, cls);
 
-	if (strcmp(arg, "user") != 0 && strcmp(arg, "tap") != 0 && strncmp(arg, "tap:", 4) != 0)
-		return options_err(err, errlen, "--nic '%s': use user, tap or tap:NAME", arg);
-	if (strncmp(arg, "tap:", 4) == 0 && (strlen(arg + 4) == 0 || strlen(arg + 4) >= 16))
-		return options_err(err, errlen, "--nic '%s': a tap name has 1 to 15 characters", arg);
-	n = options_cur_nic(o, true, err, errlen);
-	if (!n)
-		return -EINVAL;
-	if (strcmp(arg, "user") != 0) {
-		n->backend = NET_BACKEND_TAP;
-		snprintf(n->tap_name, sizeof(n->tap_name), "%s", arg[3] == ':' ? arg + 4 : "");
-	}
-	return 0;
+	return c >= OPT_DEVICE_BASE && (size_t)(c - OPT_DEVICE_BASE) < k
+		? names[c - OPT_DEVICE_BASE] : NULL;
 }
 
-static int options_parse_disk(struct run_options *o, const char *arg, char *err, size_t errlen)
+static int options_add_device(struct vm_config *c, const struct device_class *cls,
+			      const char *arg, char *err, size_t errlen)
 {
-	const char *comma = strrchr(arg, ',');
-	struct blk_config *d;
-	size_t len = strlen(arg);
+	json_t *cfg = NULL;
+	int r;
 
-	if (o->n_disks >= OPT_MAX_DISKS)
-		return options_err(err, errlen, "too many disks: at most %d", OPT_MAX_DISKS);
-	d = &o->disks[o->n_disks];
-	d->readonly = false;
-	if (comma && (strcmp(comma, ",ro") == 0 || strcmp(comma, ",readonly") == 0)) {
-		len = (size_t)(comma - arg);
-		d->readonly = true;
-	}
-	if (len == 0)
-		return options_err(err, errlen, "--disk needs a path");
-	if (len >= sizeof(d->path))
-		return options_err(err, errlen, "--disk: the path is too long");
-	memcpy(d->path, arg, len);
-	d->path[len] = '\0';
-	o->n_disks++;
-	return 0;
+	if (cls->cli_flag && vmconfig_count(c, cls) > 0)
+		return 0;   /* --rng --rng: still one */
+	r = cls->config_parse(arg, &cfg, err, errlen);
+	if (r)
+		return r;
+	if (cls->config_default)
+		cls->config_default(cfg, vmconfig_count(c, cls));
+	return vmconfig_add_device(c, cls, cfg, err, errlen);
 }
 
-int options_parse_device(struct run_options *o, int c, const char *arg, char *err,
-				size_t errlen)
+int options_device(struct vm_config *c, const char *opt, const char *arg, char *err,
+		   size_t errlen)
 {
-	struct net_config *n;
+	const struct device_class *cls = device_find_option(opt);
+	struct vm_device_config *d;
+	int r;
 
-	switch (c) {
-	case 'D': return options_parse_disk(o, arg, err, errlen);
-	case 'N': return options_parse_nic(o, arg, err, errlen);
-	default: break;
+	if (cls)
+		return options_add_device(c, cls, arg, err, errlen);
+	cls = device_find_modifier(opt);
+	if (!cls)
+		return options_err(err, errlen, "unknown device option '--%s'", opt);
+	d = vmconfig_last(c, cls);
+	if (!d && cls->cli_default_arg) {
+		r = options_add_device(c, cls, cls->cli_default_arg, err, errlen);
+		if (r)
+			return r;
+		d = vmconfig_last(c, cls);
 	}
-	n = options_cur_nic(o, false, err, errlen);
-	if (!n)
-		return -EINVAL;
-	switch (c) {
-	case 'M':
-		if (net_parse_mac(arg, n->mac) || (n->mac[0] & 1))
-			return options_err(err, errlen, "--mac '%s' is not a unicast MAC address "
-					   "(like 02:4e:56:00:00:01)", arg);
-		return 0;
-	case 'F':
-		return options_parse_forward(n, arg, err, errlen);
-	case 'S':
-		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
-			return options_err(err, errlen, "--mac-spoofing '%s': use on or off", arg);
-		n->mac_spoofing = strcmp(arg, "on") == 0;
-		return 0;
-	case 'A':
-	default:
-		if (n->n_allowed >= NET_MAX_ALLOWED)
-			return options_err(err, errlen, "too many --allow-mac: at most %d a NIC",
-					   NET_MAX_ALLOWED);
-		if (net_parse_mac(arg, n->allowed[n->n_allowed]))
-			return options_err(err, errlen, "--allow-mac '%s' is not a MAC address", arg);
-		n->n_allowed++;
-		return 0;
-	}
+	if (!d)
+		return options_err(err, errlen, "--%s applies to the --%s before it: name one "
+				   "first", opt, cls->cli_option);
+	return cls->config_modify(d->cfg, opt, arg, err, errlen);
+}
+
+/* The option -r stands for: the first cli_flag class's. */
+static const char *options_flag_option(void)
+{
+	for (size_t t = 0; t < device_table_len; t++)
+		if (device_table[t]->cli_flag)
+			return device_table[t]->cli_option;
+	return "";
+}
+
+void options_free(struct run_options *o)
+{
+	vmconfig_free(&o->cfg);
 }
 
 int options_parse_run(int argc, char **argv, struct run_options *o, char *err, size_t errlen)
 {
-	static const struct option longopts[] = {
+	static const struct option fixed[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "cmdline", required_argument, NULL, 'c' },
@@ -295,71 +224,70 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 		{ "nested", no_argument, NULL, 'n' },
 		{ "expose-virtualization-extensions", no_argument, NULL, 'n' },
 		{ "max-depth", required_argument, NULL, 'd' },
-		{ "rng", no_argument, NULL, 'r' },
-		{ "disk", required_argument, NULL, 'D' },
-		{ "nic", required_argument, NULL, 'N' },
-		{ "mac", required_argument, NULL, 'M' },
-		{ "forward", required_argument, NULL, 'F' },
-		{ "mac-spoofing", required_argument, NULL, 'S' },
-		{ "allow-mac", required_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
 	};
+	/* -r is --rng's short form: the first cli_flag option of the table. */
 	static const char shortopts[] = "+:k:i:c:p:m:nd:rvqh";
+	struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + OPT_DEVICE_MAX + 1];
+	size_t nl = sizeof(fixed) / sizeof(fixed[0]);
+	struct vm_config *cfg = &o->cfg;
 	char name[3];
-	int c;
+	int c, r = 0;
 
+	memcpy(longopts, fixed, sizeof(fixed));
+	options_device_longopts(longopts, &nl, false);
+	longopts[nl] = (struct option){ NULL, 0, NULL, 0 };
 	memset(o, 0, sizeof(*o));
-	o->cmdline = OPT_CMDLINE_DEFAULT;
-	o->cpus = 1;
-	o->memory = OPT_MEMORY_DEFAULT;
+	vmconfig_init(cfg);
 	err[0] = '\0';
 	optind = 0; /* full re-initialisation of getopt (glibc) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+	while (!r && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'k': o->kernel = optarg; break;
-		case 'i': o->initrd = optarg; break;
-		case 'c': o->cmdline = optarg; break;
+		case 'k': r = vmconfig_set_string(&cfg->kernel, optarg); break;
+		case 'i': r = vmconfig_set_string(&cfg->initrd, optarg); break;
+		case 'c': r = vmconfig_set_string(&cfg->cmdline, optarg); break;
 		case 'p':
-			if (options_parse_uint("--cpus", optarg, 1, OPT_CPUS_MAX, &o->cpus, err,
-					       errlen))
-				return -EINVAL;
+			r = options_parse_uint("--cpus", optarg, 1, VMCFG_CPUS_MAX, &cfg->cpus, err,
+					       errlen);
 			break;
 		case 'm':
-			if (options_parse_memory(optarg, &o->memory, err, errlen))
-				return -EINVAL;
+			r = options_parse_memory(optarg, &cfg->memory, err, errlen);
 			break;
-		case 'n': o->nested = true; break;
-		case 'r': o->rng = true; break;
-		case 'D': case 'N': case 'M': case 'F': case 'S': case 'A':
-			if (options_parse_device(o, c, optarg, err, errlen))
-				return -EINVAL;
-			break;
+		case 'n': cfg->nested = true; break;
+		case 'r': r = options_device(cfg, options_flag_option(), NULL, err, errlen); break;
 		case 'd':
-			if (options_parse_uint("--max-depth", optarg, 1, OPT_MAX_DEPTH_MAX,
-					       &o->max_depth, err, errlen))
-				return -EINVAL;
+			r = options_parse_uint("--max-depth", optarg, 1, VMCFG_MAX_DEPTH_MAX,
+					       &cfg->max_depth, err, errlen);
 			break;
 		case 'v': o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1; break;
 		case 'q': o->verbosity = -1; break;
 		case 'h': o->help = true; return 0;
 		case ':':
-			return options_err(err, errlen, "option %s needs a value%s",
-					   options_bad_name(c, argv, shortopts, name), "");
+			r = options_err(err, errlen, "option %s needs a value%s",
+					options_bad_name(c, argv, shortopts, name), "");
+			break;
 		default:
-			return options_err(err, errlen, "unknown option '%s'%s",
-					   options_bad_name(c, argv, shortopts, name),
-					   " (see nestvm run --help)");
+			if (options_device_name(c)) {
+				r = options_device(cfg, options_device_name(c), optarg, err, errlen);
+				break;
+			}
+			r = options_err(err, errlen, "unknown option '%s'%s",
+					options_bad_name(c, argv, shortopts, name),
+					" (see nestvm run --help)");
 		}
+		if (r == -ENOMEM)
+			options_err(err, errlen, "out of memory");
 	}
+	if (r)
+		return -EINVAL;
 	if (optind < argc)
 		return options_err(err, errlen, "unexpected argument '%s'%s", argv[optind],
 				   " (see nestvm run --help)");
-	if (!o->kernel)
+	if (!cfg->kernel)
 		return options_err(err, errlen, "--kernel PATH is required%s%s", "",
 				   " (see nestvm run --help)");
-	return 0;
+	return vmconfig_check(cfg, err, errlen) ? -EINVAL : 0;
 }

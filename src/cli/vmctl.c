@@ -92,7 +92,7 @@ int vmctl_open(struct vmctl *c, const char *state_dir_opt, const char *name, uns
 	if (!r && c->state_dir[0] != '/')
 		r = vmctl_absolute(c->state_dir, sizeof(c->state_dir), err, sizeof(err));
 	if (!r && name)
-		r = vmdef_check_name(name, err, sizeof(err));
+		r = vmconfig_check_name(name, err, sizeof(err));
 	if (!r && name)
 		r = vm_paths_get(c->state_dir, name, &c->paths, err, sizeof(err));
 	if (!r)
@@ -127,6 +127,7 @@ int vmctl_open(struct vmctl *c, const char *state_dir_opt, const char *name, uns
 
 void vmctl_close(struct vmctl *c)
 {
+	vm_record_free(&c->rec);
 	if (c->reg)
 		registry_close(c->reg);
 	c->reg = NULL;

@@ -20,7 +20,7 @@ int vmproc_transition(struct vmproc *p, enum vm_op op, const char *reason, int l
 	enum vm_state to;
 	int r;
 
-	r = registry_transition(p->reg, p->rec.def.name, op, &t, NULL, err, errlen);
+	r = registry_transition(p->reg, p->rec.name, op, &t, NULL, err, errlen);
 	if (r == 0 && vm_state_next(p->state, op, &to) == 0) {
 		pthread_mutex_lock(&p->lock);
 		p->state = to;
@@ -54,10 +54,10 @@ static int vmproc_on_devices(struct runner *r, void *opaque, char *err, size_t e
 	struct vmproc *p = opaque;
 
 	if (p->cs_started) {
-		console_sock_set_serial(&p->cs, &r->plat.serial);
+		console_sock_set_serial(&p->cs, runner_serial(r));
 		return 0;
 	}
-	if (console_sock_start(&p->cs, p->paths.console, p->log_fd, &r->plat.serial, err, errlen))
+	if (console_sock_start(&p->cs, p->paths.console, p->log_fd, runner_serial(r), err, errlen))
 		return -1;
 	p->cs_started = true;
 	return 0;
@@ -86,7 +86,7 @@ static void vmproc_on_ready(struct runner *r, void *opaque)
 			log_warn("cannot record the start: %s", err);
 		vmproc_report_ready(p, 0, NULL);
 	}
-	log_info("'%s' boot %u: vCPUs starting", p->rec.def.name, p->boots);
+	log_info("'%s' boot %u: vCPUs starting", p->rec.name, p->boots);
 }
 
 /* Move the last run's logs aside so each start begins a fresh pair. */
@@ -124,7 +124,7 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 		return EXIT_VMM_ERROR;
 	}
 	for (;;) {
-		status = runner_run(r, &p->opt, &hooks, err, errlen);
+		status = runner_run(r, &p->rec.cfg, &hooks, err, errlen);
 		/* Requests still queued will not be carried out by this machine. */
 		action_queue_set_open(&p->actions, false);
 		p->live = NULL;
@@ -134,7 +134,7 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 		runner_free(r);
 		if (r->stop_reason != VM_STOP_REBOOT || p->stop_requested || p->boots == 0)
 			break;
-		log_info("'%s': the guest rebooted: booting it again", p->rec.def.name);
+		log_info("'%s': the guest rebooted: booting it again", p->rec.name);
 	}
 	free(r);
 	if (!err[0] && status != 0)
@@ -176,21 +176,20 @@ static int vmproc_setup(struct vmproc *p, char *err, size_t errlen)
 	struct api_ops ops;
 	int r;
 
-	r = vm_paths_get(p->state_dir, p->rec.def.name, &p->paths, err, errlen);
+	r = vm_paths_get(p->state_dir, p->rec.name, &p->paths, err, errlen);
 	if (!r)
 		r = registry_open(&p->reg, p->state_dir, err, errlen);
 	if (!r)
-		r = registry_get(p->reg, p->rec.def.name, &p->rec, err, errlen);
+		r = registry_get(p->reg, p->rec.name, &p->rec, err, errlen);
 	if (r)
 		return r;
 	p->state = p->rec.state;
 	if (p->state != VM_STATE_STARTING) {
 		snprintf(err, errlen, "'%s' is %s, not starting: use nestvm start %s",
-			 p->rec.def.name, vm_state_name(p->state), p->rec.def.name);
+			 p->rec.name, vm_state_name(p->state), p->rec.name);
 		return -EPERM;
 	}
-	vmdef_to_options(&p->rec.def, &p->opt);
-	p->opt.verbosity = 1;
+	runner_set_verbosity(1);
 	r = vmproc_open_logs(p, err, errlen);
 	if (r)
 		return r;
@@ -212,7 +211,7 @@ int vmproc_main(const struct vmproc_args *a)
 	p->log_fd = -1;
 	p->ready_fd = a->ready_fd;
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s", a->state_dir);
-	snprintf(p->rec.def.name, sizeof(p->rec.def.name), "%s", a->name);
+	snprintf(p->rec.name, sizeof(p->rec.name), "%s", a->name);
 	runner_set_verbosity(1);
 	/* Before the API and console threads exist, so that they inherit the
 	 * mask and SIGTERM reaches the VM's signalfd, not a default handler. */

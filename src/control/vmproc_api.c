@@ -77,10 +77,10 @@ static json_t *vmproc_nested_json(struct vmproc *p, struct runner *r, char *err,
 	}
 	nest_level_name(r->plan.level, level, sizeof(level));
 	j = json_pack("{s:b, s:s, s:b, s:o, s:b, s:b, s:o, s:i, s:o}",
-		      "enabled", p->rec.def.nested,
+		      "enabled", p->rec.cfg.nested,
 		      "guest_level", level,
 		      "extensions_exposed", r->plan.expose,
-		      "max_depth", p->rec.def.max_depth ? json_integer(p->rec.def.max_depth) :
+		      "max_depth", p->rec.cfg.max_depth ? json_integer(p->rec.cfg.max_depth) :
 				   json_null(),
 		      "virtualization_enabled", any_virt,
 		      "nested_guest_running", any_guest || delta > 0,
@@ -103,12 +103,12 @@ static json_t *vmproc_describe_json(struct vmproc *p, struct runner *live, char 
 
 	pthread_mutex_lock(&p->lock);
 	j = json_pack("{s:s, s:s, s:i, s:I, s:i, s:o}",
-		      "name", p->rec.def.name,
+		      "name", p->rec.name,
 		      "state", vm_state_name(p->state),
 		      "pid", (int)getpid(),
 		      "uptime_s", (json_int_t)(time(NULL) - p->started),
 		      "boots", (int)p->boots,
-		      "config", vmdef_to_json(&p->rec.def));
+		      "config", vmconfig_to_json(&p->rec.cfg));
 	pthread_mutex_unlock(&p->lock);
 	if (j && live) {
 		json_t *nested = vmproc_nested_json(p, live, err, errlen);
@@ -127,7 +127,7 @@ static int vmproc_do_pause(struct vmproc *p, char *err, size_t errlen)
 	int e;
 
 	if (p->state != VM_STATE_RUNNING) {
-		vm_state_refusal(p->rec.def.name, p->state, VM_OP_PAUSE, NULL, err, errlen);
+		vm_state_refusal(p->rec.name, p->state, VM_OP_PAUSE, NULL, err, errlen);
 		return 409;
 	}
 	e = machine_quiesce(&p->quiesce, err, errlen);
@@ -148,7 +148,7 @@ static int vmproc_do_pause(struct vmproc *p, char *err, size_t errlen)
 static int vmproc_do_resume(struct vmproc *p, char *err, size_t errlen)
 {
 	if (p->state != VM_STATE_PAUSED) {
-		vm_state_refusal(p->rec.def.name, p->state, VM_OP_RESUME, NULL, err, errlen);
+		vm_state_refusal(p->rec.name, p->state, VM_OP_RESUME, NULL, err, errlen);
 		return 409;
 	}
 	if (vmproc_transition(p, VM_OP_RESUME, "", -1, err, errlen))
@@ -167,7 +167,7 @@ static int vmproc_do_shutdown(struct vmproc *p, char *err, size_t errlen)
 		return 0;
 	}
 	if (p->state != VM_STATE_RUNNING && p->state != VM_STATE_PAUSED) {
-		vm_state_refusal(p->rec.def.name, p->state, VM_OP_STOP, NULL, err, errlen);
+		vm_state_refusal(p->rec.name, p->state, VM_OP_STOP, NULL, err, errlen);
 		return 409;
 	}
 	if (vmproc_transition(p, VM_OP_STOP, "the ACPI power button was pressed (nestvm stop)",

@@ -21,7 +21,6 @@ struct vmproc {
 	struct vm_paths paths;
 	struct registry *reg;          /* main thread only */
 	struct vm_record rec;          /* the definition as started */
-	struct run_options opt;
 	int ready_fd;                  /* -1 once readiness was reported */
 	int log_fd;                    /* console.log */
 	struct console_sock cs;

@@ -34,6 +34,9 @@
 #include <string.h>
 
 #include "vmm/device.h"
+#include <stdlib.h>
+
+#include "vmm/vm.h"
 
 #define ACPI_PM1_STS_OFF   0x0
 #define ACPI_PM1_EN_OFF    0x2
@@ -257,6 +260,36 @@ static int acpi_pm_restore(void *dev, const void *state, size_t size, uint32_t v
 	return 0;
 }
 
+/* ---- the device class ---- */
+
+static int acpi_pm_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			  size_t errlen)
+{
+	struct acpi_pm *pm = calloc(1, sizeof(*pm));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!pm)
+		return -ENOMEM;
+	acpi_pm_init(pm, vm_request_stop, h->vm);
+	acpi_pm_set_sci(pm, vm_irq_line, h->vm);
+	*dev = pm;
+	r = iobus_register(&h->vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, acpi_pm_io, pm, "acpi-pm");
+	if (r)
+		snprintf(err, errlen, "cannot register acpi-pm at port 0x%x: %s", ACPI_PM_BASE,
+			 strerror(-r));
+	return r;
+}
+
+static void acpi_pm_class_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	acpi_pm_destroy(dev);
+	free(dev);
+}
+
 const struct device_class acpi_pm_class = {
 	.name = "acpi-pm",
 	.quiesce = NULL,      /* no thread: accesses on vCPU threads, the button on the main one */
@@ -265,4 +298,7 @@ const struct device_class acpi_pm_class = {
 	.state_size = sizeof(struct acpi_pm_state),
 	.save = acpi_pm_save,
 	.restore = acpi_pm_restore,
+	.board = true,
+	.create = acpi_pm_create,
+	.destroy = acpi_pm_class_destroy,
 };

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/device.h"
 #include "hw/hw.h"
 
 #define ACPI_PM_BASE        0x600
@@ -69,5 +70,8 @@ void acpi_pm_power_button(struct acpi_pm *pm);
  * offsets read 0xff. SLP_EN with an SLP_TYP other than S5 is ignored.
  * stop_fn is called after the device lock is dropped. */
 void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* The board's ACPI fixed hardware (ports 0x600-0x61f, SCI). */
+extern const struct device_class acpi_pm_class;
 
 #endif

@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include "vmm/device.h"
+#include <stdlib.h>
+
+#include "vmm/vm.h"
 
 #define I8042_STS_OBF      0x01
 #define I8042_STS_SYS      0x04
@@ -265,6 +268,37 @@ static int i8042_restore(void *dev, const void *state, size_t size, uint32_t ver
 	return 0;
 }
 
+/* ---- the device class ---- */
+
+static int i8042_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			size_t errlen)
+{
+	struct i8042 *k = calloc(1, sizeof(*k));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!k)
+		return -ENOMEM;
+	i8042_init(k, vm_request_stop, h->vm);
+	*dev = k;
+	r = iobus_register(&h->vm->pio, I8042_DATA_PORT, 1, i8042_data_io, k, "i8042-data");
+	if (!r)
+		r = iobus_register(&h->vm->pio, I8042_COMMAND_PORT, 1, i8042_command_io, k,
+				   "i8042-cmd");
+	if (r)
+		snprintf(err, errlen, "cannot register the i8042's ports: %s", strerror(-r));
+	return r;
+}
+
+static void i8042_class_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	i8042_destroy(dev);
+	free(dev);
+}
+
 const struct device_class i8042_class = {
 	.name = "i8042",
 	.quiesce = NULL,      /* no thread: its accesses run on vCPU threads */
@@ -273,4 +307,7 @@ const struct device_class i8042_class = {
 	.state_size = sizeof(struct i8042_state),
 	.save = i8042_save,
 	.restore = i8042_restore,
+	.board = true,
+	.create = i8042_create,
+	.destroy = i8042_class_destroy,
 };

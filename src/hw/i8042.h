@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/device.h"
 #include "hw/hw.h"
 
 #define I8042_DATA_PORT    0x60
@@ -44,5 +45,8 @@ void i8042_destroy(struct i8042 *k);
  * stop_fn(VM_STOP_REBOOT) is called after the device lock is dropped. */
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 void i8042_command_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* The board's i8042 (ports 0x60, 0x64): resets. */
+extern const struct device_class i8042_class;
 
 #endif

@@ -17,6 +17,10 @@
 #include <string.h>
 
 #include "vmm/device.h"
+#include <stdlib.h>
+
+#include "vmm/log.h"
+#include "vmm/vm.h"
 
 #define PCI_VENDOR_ID       0x00
 #define PCI_DEVICE_ID       0x02
@@ -529,6 +533,52 @@ static int pci_host_restore(void *dev, const void *state, size_t size, uint32_t 
 	return r;
 }
 
+/* ---- the device class: the host bridge and bus 0 ---- */
+
+static int pci_host_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			   size_t errlen)
+{
+	struct pci_bus *bus = calloc(1, sizeof(*bus));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!bus)
+		return -ENOMEM;
+	pci_bus_init(bus);
+	*dev = bus;
+	r = iobus_register(&h->vm->pio, PCI_CONF_ADDR_PORT, 4, pci_conf_addr_io, bus, "pci-addr");
+	if (!r)
+		r = iobus_register(&h->vm->pio, PCI_CONF_DATA_PORT, 4, pci_conf_data_io, bus,
+				   "pci-data");
+	if (r) {
+		snprintf(err, errlen, "cannot register the PCI configuration ports: %s",
+			 strerror(-r));
+		return r;
+	}
+	/* The guest's PCI configuration cycles are an address write to 0xCF8,
+	 * then a data access at 0xCFC that exits anyway: queue the address
+	 * writes in KVM's coalesced ring rather than exit for each (half the
+	 * exits of a stock kernel's boot, whose early PCI scans make ~16,000
+	 * configuration reads). Without KVM_CAP_COALESCED_PIO they exit. */
+	r = vm_coalesce_pio(h->vm, PCI_CONF_ADDR_PORT, 4);
+	if (r && r != -ENOTSUP)
+		log_warn("PCI configuration address writes will exit: %s", strerror(-r));
+	r = iobus_register(&h->vm->mmio, PCI_MMIO_BASE, PCI_MMIO_SIZE, pci_mmio_io, bus,
+			   "pci-mmio");
+	if (r)
+		snprintf(err, errlen, "cannot register the PCI MMIO window: %s", strerror(-r));
+	return r;
+}
+
+static void pci_host_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	pci_bus_destroy(dev);
+	free(dev);
+}
+
 const struct device_class pci_host_class = {
 	.name = "pci-host",
 	.quiesce = NULL,      /* no thread: configuration accesses run on vCPU threads */
@@ -537,4 +587,7 @@ const struct device_class pci_host_class = {
 	.state_size = sizeof(struct pci_host_state),
 	.save = pci_host_save,
 	.restore = pci_host_restore,
+	.board = true,
+	.create = pci_host_create,
+	.destroy = pci_host_destroy,
 };

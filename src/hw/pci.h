@@ -9,6 +9,7 @@
 #ifndef NESTVM_HW_PCI_H
 #define NESTVM_HW_PCI_H
 
+#include "vmm/device.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -136,5 +137,9 @@ uint32_t pci_device_conf_read(struct pci_bus *bus, const struct pci_device *dev,
 
 void pci_conf_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* The board's PCI host: bus 0 (struct pci_bus), its configuration ports
+ * and MMIO window. */
+extern const struct device_class pci_host_class;
 
 #endif

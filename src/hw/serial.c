@@ -20,6 +20,9 @@
 #include <string.h>
 
 #include "vmm/device.h"
+#include <stdlib.h>
+
+#include "vmm/vm.h"
 
 enum {
 	UART_RBR = 0, /* THR, DLL */
@@ -430,6 +433,35 @@ static int serial_restore(void *dev, const void *state, size_t size, uint32_t ve
 	return 0;
 }
 
+/* ---- the device class ---- */
+
+static int serial_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+			 size_t errlen)
+{
+	struct serial8250 *s = calloc(1, sizeof(*s));
+	int r;
+
+	(void)cfg;
+	*dev = NULL;
+	if (!s)
+		return -ENOMEM;
+	serial_init(s, SERIAL_COM1_IRQ, vm_irq_line, h->vm, h->console_out, h->console_opaque);
+	*dev = s;
+	r = iobus_register(&h->vm->pio, SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_io, s, "serial");
+	if (r)
+		snprintf(err, errlen, "cannot register serial at port 0x%x: %s", SERIAL_COM1_BASE,
+			 strerror(-r));
+	return r;
+}
+
+static void serial_class_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	serial_destroy(dev);
+	free(dev);
+}
+
 const struct device_class serial_class = {
 	.name = "serial",
 	/* Port accesses run on vCPU threads (parked by the machine); host
@@ -440,4 +472,7 @@ const struct device_class serial_class = {
 	.state_size = sizeof(struct serial_state),
 	.save = serial_save,
 	.restore = serial_restore,
+	.board = true,
+	.create = serial_create,
+	.destroy = serial_class_destroy,
 };

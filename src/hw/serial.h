@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/device.h"
 #include "hw/hw.h"
 
 #define SERIAL_COM1_BASE 0x3f8
@@ -75,5 +76,8 @@ void serial_resume(void *dev);
 
 /* Free space in the host-side input queue. */
 size_t serial_rx_space(struct serial8250 *s);
+
+/* The board's COM1 (0x3f8, IRQ 4; its output to h->console_out). */
+extern const struct device_class serial_class;
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "virtio/net.h"
+
 static struct vm_check_item *vm_check_add(struct vm_check_item *out, int *n, int max,
 					  const char *id, enum check_status st, enum vm_fix fix)
 {
@@ -34,12 +36,37 @@ static void vm_check_text(char *buf, size_t len, const char *fmt, ...)
 
 /* Can nested guests reach a network? NAT inside the VM always works over
  * any NIC; bridging them needs a tap NIC with spoofing (or allowed MACs). */
-static void vm_check_network(const struct vm_def *d, struct vm_check_item *out, int *n, int max)
+/* The i-th NIC of d as a struct net_config (false: none, or not valid). */
+static bool vm_check_nic(const struct vm_config *d, unsigned int i, struct net_config *nc)
 {
+	char err[128];
+	unsigned int k = 0;
+
+	for (unsigned int j = 0; j < d->n_devices; j++)
+		if (d->devices[j].cls == &virtio_net_class && k++ == i)
+			return net_config_from_json(d->devices[j].cfg, nc, err, sizeof(err)) == 0;
+	return false;
+}
+
+/* The i-th NIC's configuration object, or NULL. */
+static json_t *vm_check_nic_json(struct vm_config *d, unsigned int i)
+{
+	unsigned int k = 0;
+
+	for (unsigned int j = 0; j < d->n_devices; j++)
+		if (d->devices[j].cls == &virtio_net_class && k++ == i)
+			return d->devices[j].cfg;
+	return NULL;
+}
+
+static void vm_check_network(const struct vm_config *d, struct vm_check_item *out, int *n,
+			     int max)
+{
+	unsigned int n_nics = vmconfig_count(d, &virtio_net_class);
 	struct vm_check_item *it;
 	bool any_bridge = false;
 
-	if (d->n_nics == 0) {
+	if (n_nics == 0) {
 		it = vm_check_add(out, n, max, "network", CHECK_WARN, VM_FIX_ADD_NIC);
 		if (!it)
 			return;
@@ -49,9 +76,12 @@ static void vm_check_network(const struct vm_def *d, struct vm_check_item *out, 
 			      "nested guests then use NAT inside the VM)", d->name);
 		return;
 	}
-	for (unsigned int i = 0; i < d->n_nics; i++) {
-		const struct net_config *c = &d->nics[i];
+	for (unsigned int i = 0; i < n_nics; i++) {
+		struct net_config nc;
+		const struct net_config *c = &nc;
 
+		if (!vm_check_nic(d, i, &nc))
+			continue;
 		if (c->backend != NET_BACKEND_TAP)
 			continue;
 		if (c->mac_spoofing || c->n_allowed > 0) {
@@ -72,11 +102,11 @@ static void vm_check_network(const struct vm_def *d, struct vm_check_item *out, 
 	it = vm_check_add(out, n, max, "network", CHECK_PASS, VM_FIX_NONE);
 	if (it)
 		vm_check_text(it->r.reason, sizeof(it->r.reason), "%u NIC%s: nested guests reach "
-			      "the network through NAT inside the VM%s", d->n_nics,
-			      d->n_nics == 1 ? "" : "s", any_bridge ? " or bridged" : "");
+			      "the network through NAT inside the VM%s", n_nics,
+			      n_nics == 1 ? "" : "s", any_bridge ? " or bridged" : "");
 }
 
-int vm_check_def(const struct vm_def *d, enum vm_state st, struct vm_check_item *out, int max)
+int vm_check_def(const struct vm_config *d, enum vm_state st, struct vm_check_item *out, int max)
 {
 	struct vm_check_item *it;
 	int n = 0, changes = 0;
@@ -130,7 +160,7 @@ int vm_check_def(const struct vm_def *d, enum vm_state st, struct vm_check_item 
 	return n;
 }
 
-int vm_check_apply(struct vm_def *d, const struct vm_check_item *it, int n)
+int vm_check_apply(struct vm_config *d, const struct vm_check_item *it, int n)
 {
 	int changed = 0;
 
@@ -150,21 +180,27 @@ int vm_check_apply(struct vm_def *d, const struct vm_check_item *it, int n)
 			d->max_depth = 0;
 			break;
 		case VM_FIX_ADD_NIC:
-			if (d->n_nics == 0) {
-				struct net_config *c = &d->nics[d->n_nics++];
+			if (vmconfig_count(d, &virtio_net_class) == 0) {
+				char err[128];
+				json_t *nic = NULL;
 
-				memset(c, 0, sizeof(*c));
-				c->backend = NET_BACKEND_USER;
-				memcpy(c->mac, "\x02\x4e\x56\x00\x00\x01", 6);
+				/* A user-mode NIC, MAC 02:4e:56:00:00:01. */
+				if (net_config_parse("user", &nic, err, sizeof(err)))
+					break;
+				net_config_default(nic, 0);
+				changed += vmconfig_add_device(d, &virtio_net_class, nic, err,
+							       sizeof(err)) == 0;
+			}
+			break;
+		case VM_FIX_SPOOFING: {
+			json_t *nic = vm_check_nic_json(d, it[i].nic);
+
+			if (nic && !json_is_true(json_object_get(nic, "mac_spoofing"))) {
+				json_object_set_new(nic, "mac_spoofing", json_true());
 				changed++;
 			}
 			break;
-		case VM_FIX_SPOOFING:
-			if (it[i].nic < d->n_nics && !d->nics[it[i].nic].mac_spoofing) {
-				d->nics[it[i].nic].mac_spoofing = true;
-				changed++;
-			}
-			break;
+		}
 		case VM_FIX_STOP:
 		case VM_FIX_NONE:
 		default:
@@ -189,8 +225,11 @@ static void vm_check_line(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-void vm_check_diff(const struct vm_def *a, const struct vm_def *b, char *buf, size_t len)
+void vm_check_diff(const struct vm_config *a, const struct vm_config *b, char *buf, size_t len)
 {
+	unsigned int na = vmconfig_count(a, &virtio_net_class);
+	unsigned int nb = vmconfig_count(b, &virtio_net_class);
+
 	buf[0] = '\0';
 	if (a->nested != b->nested)
 		vm_check_line(buf, len, "  nested virtualization: %s -> %s\n",
@@ -202,12 +241,15 @@ void vm_check_diff(const struct vm_def *a, const struct vm_def *b, char *buf, si
 	if (a->max_depth != b->max_depth)
 		vm_check_line(buf, len, "  max depth: %u -> %s\n", a->max_depth,
 			      b->max_depth ? "limited" : "none");
-	if (a->n_nics != b->n_nics)
+	if (na != nb)
 		vm_check_line(buf, len, "  NICs: %u -> %u (a user-mode NAT NIC, MAC "
-			      "02:4e:56:00:00:01)\n", a->n_nics, b->n_nics);
-	for (unsigned int i = 0; i < a->n_nics && i < b->n_nics; i++)
-		if (a->nics[i].mac_spoofing != b->nics[i].mac_spoofing)
+			      "02:4e:56:00:00:01)\n", na, nb);
+	for (unsigned int i = 0; i < na && i < nb; i++) {
+		struct net_config x, y;
+
+		if (vm_check_nic(a, i, &x) && vm_check_nic(b, i, &y) &&
+		    x.mac_spoofing != y.mac_spoofing)
 			vm_check_line(buf, len, "  NIC %u MAC spoofing: %s -> %s\n", i,
-				      a->nics[i].mac_spoofing ? "on" : "off",
-				      b->nics[i].mac_spoofing ? "on" : "off");
+				      x.mac_spoofing ? "on" : "off", y.mac_spoofing ? "on" : "off");
+	}
 }

@@ -10,7 +10,7 @@
 
 #include "lifecycle/state.h"
 #include "nested/check.h"
-#include "registry/vmdef.h"
+#include "config/vmconfig.h"
 
 /* A Linux L1 running KVM needs its own kernel and page cache plus its
  * guests' RAM: 1 GiB runs one small nested guest. (Hyper-V's script asks
@@ -36,13 +36,13 @@ struct vm_check_item {
 #define VM_CHECK_MAX 16
 
 /* The findings for d in state st. Returns how many were written. */
-int vm_check_def(const struct vm_def *d, enum vm_state st, struct vm_check_item *out, int max);
+int vm_check_def(const struct vm_config *d, enum vm_state st, struct vm_check_item *out, int max);
 
 /* Apply the definition changes of the items (not STOP) to d; returns how
  * many changed something. */
-int vm_check_apply(struct vm_def *d, const struct vm_check_item *it, int n);
+int vm_check_apply(struct vm_config *d, const struct vm_check_item *it, int n);
 
 /* One line per change between a and b ("nested: off -> on"), into buf. */
-void vm_check_diff(const struct vm_def *a, const struct vm_def *b, char *buf, size_t len);
+void vm_check_diff(const struct vm_config *a, const struct vm_config *b, char *buf, size_t len);
 
 #endif

@@ -188,28 +188,3 @@ bool vm_process_wait_gone(const struct vm_paths *p, long timeout_ms)
 		vmdir_sleep_ms(50);
 	}
 }
-
-int vm_reconcile(struct registry *reg, const struct vm_paths *p, struct vm_record *rec,
-		 char *err, size_t errlen)
-{
-	struct vm_transition t = { .pid = -1, .last_exit = -1 };
-	char reason[256];
-	int r;
-
-	if (!vm_state_active(rec->state) || vm_process_alive(p))
-		return 0;
-	if (rec->state == VM_STATE_STARTING)
-		snprintf(reason, sizeof(reason), "its start did not complete: the nestvm process "
-			 "ended before the guest ran (its log: nestvm.log beside console.log)");
-	else
-		snprintf(reason, sizeof(reason), "its nestvm process (pid %d) ended without "
-			 "recording why: killed (kill -9?) or crashed (its log: nestvm.log)",
-			 rec->pid);
-	t.reason = reason;
-	r = registry_transition(reg, rec->def.name, VM_OP_FAILED, &t, NULL, err, errlen);
-	if (r == -EPERM)
-		r = 0;  /* someone else recorded the end first */
-	if (r)
-		return r;
-	return registry_get(reg, rec->def.name, rec, err, errlen);
-}

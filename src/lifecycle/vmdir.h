@@ -19,7 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "registry/registry.h"
 
 #define VMDIR_PATH_MAX 4096
 #define VMDIR_SOCK_MAX 108      /* sizeof(sockaddr_un.sun_path) */
@@ -60,12 +59,5 @@ bool vm_process_alive(const struct vm_paths *p);
 /* Wait up to timeout_ms for the liveness lock to be released; true when it
  * was (the process is gone). */
 bool vm_process_wait_gone(const struct vm_paths *p, long timeout_ms);
-
-/* A record says a process should be there (starting, running, paused,
- * stopping) but none holds the liveness lock: the process died without
- * recording it (kill -9, a crash). Mark it crashed with the reason and
- * update *rec. 0 when nothing was to be done or it was done; -errno. */
-int vm_reconcile(struct registry *reg, const struct vm_paths *p, struct vm_record *rec,
-		 char *err, size_t errlen);
 
 #endif

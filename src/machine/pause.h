@@ -1,9 +1,6 @@
 /* The quiesce point of a running machine (a struct runner): its vCPUs, its
- * I/O loop and the units of the board's devices that have threads of
- * their own or are fed by one. The board (x86/platform.c) still has fixed
- * device slots; once it holds a list of (device_class, device) pairs, the
- * loop in machine_pause_setup becomes one machine_quiesce_add_class per
- * device. */
+ * I/O loop and, for every device on the board's list whose class has a
+ * quiesce hook, that device (machine_quiesce_add_class). */
 #ifndef NESTVM_MACHINE_PAUSE_H
 #define NESTVM_MACHINE_PAUSE_H
 

@@ -21,10 +21,10 @@ static void run_plan_nesting(struct runner *c)
 	char here[8], guest[8];
 
 	nest_level_detect(&c->here, nest_cpuid_native);
-	nest_guest_plan(&c->here, c->opt.max_depth, c->opt.nested, &c->plan);
+	nest_guest_plan(&c->here, c->cfg.max_depth, c->cfg.nested, &c->plan);
 	nest_level_name(c->here.level, here, sizeof(here));
 	nest_level_name(c->plan.level, guest, sizeof(guest));
-	if (c->plan.capped && c->opt.max_depth == 1)
+	if (c->plan.capped && c->cfg.max_depth == 1)
 		log_warn("--nested: not exposing virtualization extensions: --max-depth 1 lets "
 			 "this guest run no guests of its own");
 	else if (c->plan.capped)
@@ -48,35 +48,35 @@ static int run_load_inputs(struct runner *c, char *err, size_t errlen)
 	struct sysinfo si;
 	int r;
 
-	if (sysinfo(&si) == 0 && c->opt.memory > (uint64_t)si.totalram * si.mem_unit) {
-		options_format_size(c->opt.memory, sz, sizeof(sz));
-		options_format_size((uint64_t)si.totalram * si.mem_unit, ram, sizeof(ram));
+	if (sysinfo(&si) == 0 && c->cfg.memory > (uint64_t)si.totalram * si.mem_unit) {
+		vmconfig_format_size(c->cfg.memory, sz, sizeof(sz));
+		vmconfig_format_size((uint64_t)si.totalram * si.mem_unit, ram, sizeof(ram));
 		snprintf(err, errlen, "--memory %s is more than this host's RAM (%s)", sz, ram);
 		return -EINVAL;
 	}
-	r = cli_load_file("kernel", c->opt.kernel, KERNEL_MAX_BYTES, &c->kernel,
+	r = cli_load_file("kernel", c->cfg.kernel, KERNEL_MAX_BYTES, &c->kernel,
 			  &c->kernel_len, err, errlen);
 	if (r)
 		return r;
 	{
 		char why[256];
 		if (bzimage_parse(c->kernel, c->kernel_len, &c->info, why, sizeof(why))) {
-			snprintf(err, errlen, "kernel %s %s", c->opt.kernel, why);
+			snprintf(err, errlen, "kernel %s %s", c->cfg.kernel, why);
 			return -EINVAL;
 		}
 	}
-	if (c->opt.initrd) {
-		r = cli_load_file("initrd", c->opt.initrd, c->opt.memory, &c->initrd,
+	if (c->cfg.initrd) {
+		r = cli_load_file("initrd", c->cfg.initrd, c->cfg.memory, &c->initrd,
 				  &c->initrd_len, err, errlen);
 		if (r == -EFBIG) {
-			options_format_size(c->opt.memory, sz, sizeof(sz));
+			vmconfig_format_size(c->cfg.memory, sz, sizeof(sz));
 			snprintf(err, errlen, "initrd %s is larger than guest RAM (%s): use a "
-				 "larger --memory", c->opt.initrd, sz);
+				 "larger --memory", c->cfg.initrd, sz);
 		}
 		if (r)
 			return r;
 	}
-	return boot_check_fit(&c->info, c->opt.memory, c->initrd_len, strlen(c->opt.cmdline),
+	return boot_check_fit(&c->info, c->cfg.memory, c->initrd_len, strlen(c->cfg.cmdline),
 			      err, errlen);
 }
 
@@ -134,12 +134,7 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 	struct boot_request req = {
 		.kernel = c->kernel, .kernel_len = c->kernel_len,
 		.initrd = c->initrd, .initrd_len = c->initrd_len,
-		.cmdline = c->opt.cmdline,
-	};
-	struct platform_config pcfg = {
-		.rng = c->opt.rng,
-		.n_disks = c->opt.n_disks, .disks = c->opt.disks,
-		.n_nics = c->opt.n_nics, .nics = c->opt.nics,
+		.cmdline = c->cfg.cmdline,
 	};
 	serial_out_fn out_fn = h->out_fn ? h->out_fn : console_write;
 	void *out_opaque = h->out_fn ? h->out_opaque : &c->con;
@@ -151,11 +146,11 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 	kvm_fd = kvm_open(err, errlen);
 	if (kvm_fd < 0)
 		return EXIT_NO_KVM;
-	r = vm_create(&c->vm, kvm_fd, c->opt.cpus, c->opt.memory, err, errlen);
+	r = vm_create(&c->vm, kvm_fd, c->cfg.cpus, c->cfg.memory, err, errlen);
 	c->vm_created = true;
 	if (r)
 		return r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
-	r = platform_init(&c->plat, &c->vm, &pcfg, out_fn, out_opaque, err, errlen);
+	r = platform_init(&c->plat, &c->vm, &c->cfg, out_fn, out_opaque, err, errlen);
 	if (r) {
 		/* A disk or NIC the user named that cannot be used is their input. */
 		bool user = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -EBUSY;
@@ -181,7 +176,7 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 		return EXIT_VMM_ERROR;
 	}
 	if (!h->out_fn) {
-		r = console_start(&c->con, STDIN_FILENO, STDOUT_FILENO, &c->plat.serial,
+		r = console_start(&c->con, STDIN_FILENO, STDOUT_FILENO, runner_serial(c),
 				  vm_request_stop, &c->vm);
 		if (r) {
 			snprintf(err, errlen, "cannot start the console: %s", strerror(-r));
@@ -191,9 +186,9 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 		console_set_power_fn(&c->con, platform_power_button_fn, &c->plat);
 		c->con_used = true;
 	}
-	log_info("booting %s%s%s with %u vCPU%s and %llu MiB%s", c->opt.kernel,
-		 c->info.version[0] ? ", " : "", c->info.version, c->opt.cpus,
-		 c->opt.cpus == 1 ? "" : "s", (unsigned long long)(c->opt.memory >> 20),
+	log_info("booting %s%s%s with %u vCPU%s and %llu MiB%s", c->cfg.kernel,
+		 c->info.version[0] ? ", " : "", c->info.version, c->cfg.cpus,
+		 c->cfg.cpus == 1 ? "" : "s", (unsigned long long)(c->cfg.memory >> 20),
 		 c->con.is_tty ? " (Ctrl-A x quits)" : "");
 	if (h->on_ready)
 		h->on_ready(c, h->opaque);
@@ -206,14 +201,22 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 	return r;
 }
 
-int runner_run(struct runner *r, const struct run_options *opt, const struct runner_hooks *h,
+struct serial8250 *runner_serial(struct runner *r)
+{
+	return platform_device_of(&r->plat, &serial_class);
+}
+
+int runner_run(struct runner *r, const struct vm_config *cfg, const struct runner_hooks *h,
 	       char *err, size_t errlen)
 {
 	static const struct runner_hooks none;
 
 	memset(r, 0, sizeof(*r));
-	r->opt = *opt;
 	err[0] = '\0';
+	if (vmconfig_copy(&r->cfg, cfg)) {
+		snprintf(err, errlen, "out of memory");
+		return EXIT_VMM_ERROR;
+	}
 	if (run_load_inputs(r, err, errlen))
 		return EXIT_USAGE;
 	return run_vm(r, h ? h : &none, err, errlen);
@@ -230,6 +233,7 @@ void runner_free(struct runner *r)
 	free(r->initrd);
 	r->kernel = r->initrd = NULL;
 	r->vm_created = false;
+	vmconfig_free(&r->cfg);
 }
 
 const char *runner_stop_text(const struct runner *r, char *buf, size_t len)

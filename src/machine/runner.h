@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli/options.h"
+#include "config/vmconfig.h"
 #include "nested/level.h"
 #include "machine/console.h"
 #include "vmm/vm.h"
@@ -27,7 +27,7 @@ struct runner_hooks {
 	serial_out_fn out_fn;
 	void *out_opaque;
 	/* After the devices exist, before the kernel is loaded (e.g. start a
-	 * console socket on r->plat.serial). Non-zero fails the start. */
+	 * console socket on runner_serial(r)). Non-zero fails the start. */
 	int (*on_devices)(struct runner *r, void *opaque, char *err, size_t errlen);
 	/* Everything is set up; the vCPUs start right after this returns. */
 	void (*on_ready)(struct runner *r, void *opaque);
@@ -35,7 +35,7 @@ struct runner_hooks {
 };
 
 struct runner {
-	struct run_options opt;
+	struct vm_config cfg;              /* a copy: the runner owns it */
 	uint8_t *kernel, *initrd;
 	size_t kernel_len, initrd_len;
 	struct bzimage_info info;
@@ -52,13 +52,16 @@ struct runner {
 /* Set the log level from -v/-q (0 normal: warnings and errors). */
 void runner_set_verbosity(int v);
 
-/* Run the VM described by `opt` (copied) to its end. Returns the exit
+/* Run the VM described by `cfg` (copied) to its end. Returns the exit
  * status of `nestvm run` (EXIT_* in cli/commands.h, or 128+signal); err
  * holds the message of a failure (empty otherwise). Call runner_free()
  * afterwards in every case. */
-int runner_run(struct runner *r, const struct run_options *opt, const struct runner_hooks *h,
+int runner_run(struct runner *r, const struct vm_config *cfg, const struct runner_hooks *h,
 	       char *err, size_t errlen);
 void runner_free(struct runner *r);
+
+/* The board's serial port (after on_devices' point). */
+struct serial8250 *runner_serial(struct runner *r);
 
 /* The stop reason as a sentence ("the guest powered off"). */
 const char *runner_stop_text(const struct runner *r, char *buf, size_t len);

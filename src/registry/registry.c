@@ -57,7 +57,7 @@ int registry_state_dir(const char *opt, char *out, size_t len, char *err, size_t
  * and the sockets below it control them. */
 static int registry_mkdirs(const char *dir, char *err, size_t errlen)
 {
-	char path[VMDEF_PATH_MAX];
+	char path[VMCFG_PATH_MAX];
 	struct stat st;
 
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))

@@ -20,15 +20,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/vmconfig.h"
 #include "lifecycle/state.h"
-#include "registry/vmdef.h"
+#include "lifecycle/vmdir.h"
 
 #define REGISTRY_DB_NAME "nestvm.db"
 
 struct registry;  /* opaque */
 
+/* A VM as the registry holds it. cfg is owned: vm_record_free(); a
+ * record passed to registry_get() is zeroed or one it filled before. */
 struct vm_record {
-	struct vm_def def;
+	char name[VMCFG_NAME_MAX + 1];
+	struct vm_config cfg;   /* the definition; cfg.name is name */
 	enum vm_state state;
 	char reason[256];       /* why it is in this state ("the guest powered off") */
 	int pid;                /* the VM process while active; 0 otherwise */
@@ -63,20 +67,24 @@ const char *registry_dir(const struct registry *r);
 /* The schema version this build writes. */
 int registry_schema_version(void);
 
-/* A new definition in state STOPPED. -EEXIST when the name is taken. */
-int registry_create(struct registry *r, const struct vm_def *d, char *err, size_t errlen);
+void vm_record_free(struct vm_record *rec);
+
+/* A new definition in state STOPPED (checked by vmconfig_check; it needs a
+ * name). -EEXIST when the name is taken. */
+int registry_create(struct registry *r, const struct vm_config *d, char *err, size_t errlen);
 
 /* -ENOENT ("no VM named 'x'") when there is none. */
 int registry_get(struct registry *r, const char *name, struct vm_record *out, char *err,
 		 size_t errlen);
 
-/* Every record, sorted by name; *out is malloc'ed (free() it). */
+/* Every record, sorted by name; *out is malloc'ed (registry_list_free). */
 int registry_list(struct registry *r, struct vm_record **out, size_t *n, char *err,
 		  size_t errlen);
+void registry_list_free(struct vm_record *v, size_t n);
 
 /* Replace a definition (same name), allowed only where VM_OP_MODIFY is:
  * else -EPERM with vm_state_refusal()'s message, `what` naming the change. */
-int registry_update(struct registry *r, const struct vm_def *d, const char *what, char *err,
+int registry_update(struct registry *r, const struct vm_config *d, const char *what, char *err,
 		    size_t errlen);
 
 /* Delete, allowed only where VM_OP_DELETE is (-EPERM otherwise). */
@@ -90,5 +98,12 @@ int registry_delete(struct registry *r, const char *name, char *err, size_t errl
 int registry_transition(struct registry *r, const char *name, enum vm_op op,
 			const struct vm_transition *t, enum vm_state *from, char *err,
 			size_t errlen);
+
+/* A record says a process should be there (starting, running, paused,
+ * stopping) but none holds the liveness lock: the process died without
+ * recording it (kill -9, a crash). Mark it crashed with the reason and
+ * update *rec. 0 when nothing was to be done or it was done; -errno. */
+int vm_reconcile(struct registry *reg, const struct vm_paths *p, struct vm_record *rec,
+		 char *err, size_t errlen);
 
 #endif

@@ -17,8 +17,8 @@
 struct registry {
 	sqlite3 *db;
 	int busy_ms;
-	char dir[VMDEF_PATH_MAX];
-	char path[VMDEF_PATH_MAX + sizeof("/" REGISTRY_DB_NAME)];
+	char dir[VMCFG_PATH_MAX];
+	char path[VMCFG_PATH_MAX + sizeof("/" REGISTRY_DB_NAME)];
 };
 
 /* An SQLite result code as -errno, with a message naming the database and

@@ -68,6 +68,54 @@ static const char *const registry_migrations[] = {
 	") STRICT;"
 	/* Indexes on the foreign keys: a cascade looks children up by them. */
 	"CREATE INDEX vm_nics_vm ON vm_nics(vm_id);",
+
+	/* 1 → 2: one VM configuration (config/vmconfig.h). The definition is
+	 * the JSON of vmconfig_to_json() in `config` (the registry queries
+	 * only name and the state columns); the columns and child tables of
+	 * version 1 are folded into it, in their positions, and dropped. The
+	 * human "memory" is left out: memory_bytes is the truth. */
+	"CREATE TABLE vms2 ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  name          TEXT NOT NULL UNIQUE,"
+	"  config        TEXT NOT NULL CHECK (json_valid(config) AND"
+	"                json_type(config) = 'object' AND json_extract(config, '$.name') = name),"
+	"  state         TEXT NOT NULL DEFAULT 'stopped' CHECK (state IN ('stopped',"
+	"                'starting', 'running', 'paused', 'stopping', 'crashed')),"
+	"  reason        TEXT NOT NULL DEFAULT '',"
+	"  pid           INTEGER NOT NULL DEFAULT 0,"
+	"  created       INTEGER NOT NULL,"
+	"  state_changed INTEGER NOT NULL,"
+	"  started       INTEGER NOT NULL DEFAULT 0,"
+	"  last_exit     INTEGER NOT NULL DEFAULT -1"
+	") STRICT;"
+	"INSERT INTO vms2 (id, name, config, state, reason, pid, created, state_changed, started,"
+	"                  last_exit)"
+	" SELECT v.id, v.name, json_object("
+	"   'name', v.name, 'kernel', v.kernel, 'initrd', nullif(v.initrd, ''),"
+	"   'cmdline', v.cmdline, 'cpus', v.cpus, 'memory_bytes', v.memory,"
+	"   'nested', json(iif(v.nested, 'true', 'false')),"
+	"   'max_depth', nullif(v.max_depth, 0),"
+	"   'disks', json((SELECT json_group_array(json_object('path', d.path,"
+	"              'readonly', json(iif(d.readonly, 'true', 'false'))))"
+	"             FROM (SELECT * FROM vm_disks WHERE vm_id = v.id ORDER BY position) d)),"
+	"   'nics', json((SELECT json_group_array(json_object('backend', n.backend,"
+	"              'tap', nullif(n.tap, ''), 'mac', n.mac,"
+	"              'mac_spoofing', json(iif(n.mac_spoofing, 'true', 'false')),"
+	"              'allowed_macs', json((SELECT json_group_array(a.mac) FROM (SELECT * FROM"
+	"                 vm_nic_allowed_macs WHERE nic_id = n.id ORDER BY position) a)),"
+	"              'forwards', json((SELECT json_group_array(json_object('proto', f.proto,"
+	"                 'host_port', f.host_port, 'guest_port', f.guest_port)) FROM (SELECT *"
+	"                 FROM vm_nic_forwards WHERE nic_id = n.id ORDER BY position) f))))"
+	"            FROM (SELECT * FROM vm_nics WHERE vm_id = v.id ORDER BY position) n)),"
+	"   'rng', json(iif(v.rng, 'true', 'false'))),"
+	"   v.state, v.reason, v.pid, v.created, v.state_changed, v.started, v.last_exit"
+	" FROM vms v;"
+	"DROP TABLE vm_nic_forwards;"
+	"DROP TABLE vm_nic_allowed_macs;"
+	"DROP TABLE vm_nics;"
+	"DROP TABLE vm_disks;"
+	"DROP TABLE vms;"
+	"ALTER TABLE vms2 RENAME TO vms;",
 };
 
 #define REGISTRY_SCHEMA_VERSION \

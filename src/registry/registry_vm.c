@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#define VM_COLUMNS "id, name, kernel, initrd, cmdline, cpus, memory, nested, max_depth, rng, " \
-		   "state, reason, pid, created, state_changed, started, last_exit"
+#define VM_COLUMNS "id, name, config, state, reason, pid, created, state_changed, started, " \
+		   "last_exit"
 
 static int registry_damaged(struct registry *r, const char *name, const char *what, char *err,
 			    size_t errlen)
@@ -33,12 +33,19 @@ static bool registry_col_text(sqlite3_stmt *st, int col, char *buf, size_t len)
 	return true;
 }
 
-static void registry_mac_text(const uint8_t *m, char buf[18])
+/* ---- reading ---- */
+
+void vm_record_free(struct vm_record *rec)
 {
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	vmconfig_free(&rec->cfg);
 }
 
-/* ---- reading ---- */
+void registry_list_free(struct vm_record *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		vm_record_free(&v[i]);
+	free(v);
+}
 
 static int registry_step_err(struct registry *r, int rc, const char *name, char *err,
 			     size_t errlen)
@@ -49,140 +56,51 @@ static int registry_step_err(struct registry *r, int rc, const char *name, char 
 	return registry_sql_err(r, rc, doing, err, errlen);
 }
 
-static int registry_load_disks(struct registry *r, int64_t id, struct vm_def *d, char *err,
-			       size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = registry_query(r, &st, "SELECT path, readonly FROM vm_disks WHERE vm_id = ? "
-			    "ORDER BY position", err, errlen, "I", id);
-	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct blk_config *b = &d->disks[d->n_disks];
-
-		rc = 0;
-		if (d->n_disks >= OPT_MAX_DISKS ||
-		    !registry_col_text(st, 0, b->path, sizeof(b->path)))
-			rc = registry_damaged(r, d->name, "disks", err, errlen);
-		b->readonly = sqlite3_column_int(st, 1) != 0;
-		d->n_disks++;
-	}
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc > 0)
-		rc = registry_step_err(r, rc, d->name, err, errlen);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Forwards and allowed MACs of one NIC. */
-static int registry_load_nic_lists(struct registry *r, int64_t nic_id, const char *name,
-				   struct net_config *n, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	char mac[18];
-	int rc;
-
-	rc = registry_query(r, &st, "SELECT host_port, guest_port FROM vm_nic_forwards "
-			    "WHERE nic_id = ? ORDER BY position", err, errlen, "I", nic_id);
-	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = n->n_forwards >= NET_MAX_FORWARDS ? registry_damaged(r, name, "forwards", err,
-									  errlen) : 0;
-		if (!rc)
-			n->forwards[n->n_forwards++] = (struct net_forward){
-				(uint16_t)sqlite3_column_int(st, 0),
-				(uint16_t)sqlite3_column_int(st, 1) };
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return rc > 0 ? registry_step_err(r, rc, name, err, errlen) : rc;
-	rc = registry_query(r, &st, "SELECT mac FROM vm_nic_allowed_macs WHERE nic_id = ? "
-			    "ORDER BY position", err, errlen, "I", nic_id);
-	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = 0;
-		if (n->n_allowed >= NET_MAX_ALLOWED || !registry_col_text(st, 0, mac, sizeof(mac)) ||
-		    net_parse_mac(mac, n->allowed[n->n_allowed++]))
-			rc = registry_damaged(r, name, "allowed MACs", err, errlen);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return rc > 0 ? registry_step_err(r, rc, name, err, errlen) : rc;
-	return 0;
-}
-
-static int registry_load_nic(struct registry *r, sqlite3_stmt *st, struct vm_def *d, char *err,
-			     size_t errlen)
-{
-	struct net_config *n = &d->nics[d->n_nics];
-	char backend[8], mac[18];
-
-	if (d->n_nics >= OPT_MAX_NICS || !registry_col_text(st, 1, backend, sizeof(backend)) ||
-	    !registry_col_text(st, 2, n->tap_name, sizeof(n->tap_name)) ||
-	    !registry_col_text(st, 3, mac, sizeof(mac)) || net_parse_mac(mac, n->mac))
-		return registry_damaged(r, d->name, "NICs", err, errlen);
-	n->backend = strcmp(backend, "tap") == 0 ? NET_BACKEND_TAP : NET_BACKEND_USER;
-	n->mac_spoofing = sqlite3_column_int(st, 4) != 0;
-	d->n_nics++;
-	return registry_load_nic_lists(r, sqlite3_column_int64(st, 0), d->name, n, err, errlen);
-}
-
-static int registry_load_nics(struct registry *r, int64_t id, struct vm_def *d, char *err,
-			      size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = registry_query(r, &st, "SELECT id, backend, tap, mac, mac_spoofing FROM vm_nics "
-			    "WHERE vm_id = ? ORDER BY position", err, errlen, "I", id);
-	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		rc = registry_load_nic(r, st, d, err, errlen);
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc > 0)
-		rc = registry_step_err(r, rc, d->name, err, errlen);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* A row of VM_COLUMNS, and its children, into *rec. */
+/* A row of VM_COLUMNS into *rec (freed first). */
 static int registry_load_record(struct registry *r, sqlite3_stmt *st, struct vm_record *rec,
 				char *err, size_t errlen)
 {
-	struct vm_def *d = &rec->def;
-	int64_t id = sqlite3_column_int64(st, 0);
-	char state[16];
+	const char *text = (const char *)sqlite3_column_text(st, 2);
+	char state[16], why[512];
+	json_error_t jerr;
+	json_t *j;
 	int rc;
 
+	vm_record_free(rec);
 	memset(rec, 0, sizeof(*rec));
-	if (!registry_col_text(st, 1, d->name, sizeof(d->name)))
+	if (!registry_col_text(st, 1, rec->name, sizeof(rec->name)))
 		return registry_damaged(r, "?", "name", err, errlen);
-	if (!registry_col_text(st, 2, d->kernel, sizeof(d->kernel)) ||
-	    !registry_col_text(st, 3, d->initrd, sizeof(d->initrd)) ||
-	    !registry_col_text(st, 4, d->cmdline, sizeof(d->cmdline)) ||
-	    !registry_col_text(st, 10, state, sizeof(state)) ||
-	    vm_state_parse(state, &rec->state) ||
-	    !registry_col_text(st, 11, rec->reason, sizeof(rec->reason)))
-		return registry_damaged(r, d->name, "fields", err, errlen);
-	d->cpus = (unsigned int)sqlite3_column_int(st, 5);
-	d->memory = (uint64_t)sqlite3_column_int64(st, 6);
-	d->nested = sqlite3_column_int(st, 7) != 0;
-	d->max_depth = (unsigned int)sqlite3_column_int(st, 8);
-	d->rng = sqlite3_column_int(st, 9) != 0;
-	rec->pid = sqlite3_column_int(st, 12);
-	rec->created = sqlite3_column_int64(st, 13);
-	rec->state_changed = sqlite3_column_int64(st, 14);
-	rec->started = sqlite3_column_int64(st, 15);
-	rec->last_exit = sqlite3_column_int(st, 16);
-	rc = registry_load_disks(r, id, d, err, errlen);
-	return rc ? rc : registry_load_nics(r, id, d, err, errlen);
+	if (!registry_col_text(st, 3, state, sizeof(state)) || vm_state_parse(state, &rec->state) ||
+	    !registry_col_text(st, 4, rec->reason, sizeof(rec->reason)))
+		return registry_damaged(r, rec->name, "fields", err, errlen);
+	rec->pid = sqlite3_column_int(st, 5);
+	rec->created = sqlite3_column_int64(st, 6);
+	rec->state_changed = sqlite3_column_int64(st, 7);
+	rec->started = sqlite3_column_int64(st, 8);
+	rec->last_exit = sqlite3_column_int(st, 9);
+	j = text ? json_loads(text, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	if (!j)
+		return registry_damaged(r, rec->name, "its configuration is not JSON", err, errlen);
+	rc = vmconfig_from_json(j, &rec->cfg, why, sizeof(why));
+	json_decref(j);
+	if (!rc && strcmp(rec->cfg.name, rec->name) != 0) {
+		snprintf(why, sizeof(why), "the name in its configuration differs");
+		rc = -EINVAL;
+	}
+	if (rc)
+		return registry_damaged(r, rec->name, why, err, errlen);
+	return 0;
 }
 
-int registry_get(struct registry *r, const char *name, struct vm_record *out, char *err,
+int registry_get(struct registry *r, const char *name_in, struct vm_record *out, char *err,
 		 size_t errlen)
 {
+	char name[VMCFG_NAME_MAX + 2];
 	sqlite3_stmt *st;
 	int rc;
 
+	/* name_in may be out->name, which loading overwrites. */
+	snprintf(name, sizeof(name), "%s", name_in);
 	rc = registry_begin(r, false, err, errlen);
 	if (rc)
 		return rc;
@@ -218,10 +136,11 @@ static int registry_list_rows(struct registry *r, sqlite3_stmt *st, struct vm_re
 				return registry_fail(-ENOMEM, err, errlen, "out of memory");
 			*out = p;
 		}
+		memset(&(*out)[*n], 0, sizeof(**out));
 		rc = registry_load_record(r, st, &(*out)[*n], err, errlen);
+		(*n)++;
 		if (rc)
 			return rc;
-		(*n)++;
 	}
 	return rc == SQLITE_DONE ? 0 : registry_sql_err(r, rc, "listing VMs", err, errlen);
 }
@@ -245,7 +164,7 @@ int registry_list(struct registry *r, struct vm_record **out, size_t *n, char *e
 	}
 	registry_rollback(r);
 	if (rc) {
-		free(*out);
+		registry_list_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 	}
@@ -254,65 +173,36 @@ int registry_list(struct registry *r, struct vm_record **out, size_t *n, char *e
 
 /* ---- writing ---- */
 
-static int registry_insert_nic(struct registry *r, int64_t vm_id, unsigned int pos,
-			       const struct net_config *n, char *err, size_t errlen)
+/* The stored text of a definition: checked, compact, keys in order. */
+static char *registry_config_text(const struct vm_config *d, char *err, size_t errlen)
 {
-	char mac[18];
-	int64_t nic_id;
-	int rc;
+	json_t *j;
+	char *text;
 
-	registry_mac_text(n->mac, mac);
-	rc = registry_exec(r, "INSERT INTO vm_nics (vm_id, position, backend, tap, mac, "
-			   "mac_spoofing) VALUES (?, ?, ?, ?, ?, ?)", err, errlen, "Iisssi", vm_id,
-			   (int)pos, n->backend == NET_BACKEND_TAP ? "tap" : "user", n->tap_name,
-			   mac, (int)n->mac_spoofing);
-	nic_id = sqlite3_last_insert_rowid(r->db);
-	for (unsigned int i = 0; !rc && i < n->n_forwards && i < NET_MAX_FORWARDS; i++)
-		rc = registry_exec(r, "INSERT INTO vm_nic_forwards (nic_id, position, proto, "
-				   "host_port, guest_port) VALUES (?, ?, 'tcp', ?, ?)", err, errlen,
-				   "Iiii", nic_id, (int)i, (int)n->forwards[i].host_port,
-				   (int)n->forwards[i].guest_port);
-	for (unsigned int i = 0; !rc && i < n->n_allowed && i < NET_MAX_ALLOWED; i++) {
-		registry_mac_text(n->allowed[i], mac);
-		rc = registry_exec(r, "INSERT INTO vm_nic_allowed_macs (nic_id, position, mac) "
-				   "VALUES (?, ?, ?)", err, errlen, "Iis", nic_id, (int)i, mac);
+	if (!d->name || vmconfig_check(d, err, errlen)) {
+		if (!d->name)
+			registry_fail(-EINVAL, err, errlen, "a VM needs a name");
+		return NULL;
 	}
-	return rc;
+	j = vmconfig_to_json(d);
+	if (j)
+		json_object_del(j, "memory");   /* for people: memory_bytes is stored */
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!text)
+		registry_fail(-ENOMEM, err, errlen, "out of memory");
+	return text;
 }
 
-/* The disks and NICs of VM `vm_id`, replacing any it had. */
-static int registry_write_children(struct registry *r, int64_t vm_id, const struct vm_def *d,
-				   char *err, size_t errlen)
-{
-	int rc;
-
-	if (d->n_disks > OPT_MAX_DISKS || d->n_nics > OPT_MAX_NICS)
-		return registry_fail(-EINVAL, err, errlen, "too many disks or NICs");
-	rc = registry_exec(r, "DELETE FROM vm_disks WHERE vm_id = ?", err, errlen, "I", vm_id);
-	if (!rc)   /* their forwards and allowed MACs go by cascade */
-		rc = registry_exec(r, "DELETE FROM vm_nics WHERE vm_id = ?", err, errlen, "I",
-				   vm_id);
-	for (unsigned int i = 0; !rc && i < d->n_disks; i++)
-		rc = registry_exec(r, "INSERT INTO vm_disks (vm_id, position, path, readonly) "
-				   "VALUES (?, ?, ?, ?)", err, errlen, "Iisi", vm_id, (int)i,
-				   d->disks[i].path, (int)d->disks[i].readonly);
-	for (unsigned int i = 0; !rc && i < d->n_nics; i++)
-		rc = registry_insert_nic(r, vm_id, i, &d->nics[i], err, errlen);
-	return rc;
-}
-
-static int registry_insert(struct registry *r, const struct vm_def *d, char *err,
-			   size_t errlen)
+static int registry_insert(struct registry *r, const struct vm_config *d, const char *text,
+			   char *err, size_t errlen)
 {
 	int64_t now = (int64_t)time(NULL);
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = registry_query(r, &st, "INSERT INTO vms (name, kernel, initrd, cmdline, cpus, memory, "
-			    "nested, max_depth, rng, created, state_changed) VALUES (?, ?, ?, ?, "
-			    "?, ?, ?, ?, ?, ?, ?)", err, errlen, "ssssiIiiiII", d->name, d->kernel,
-			    d->initrd, d->cmdline, (int)d->cpus, (int64_t)d->memory, (int)d->nested,
-			    (int)d->max_depth, (int)d->rng, now, now);
+	rc = registry_query(r, &st, "INSERT INTO vms (name, config, created, state_changed) "
+			    "VALUES (?, ?, ?, ?)", err, errlen, "ssII", d->name, text, now, now);
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
@@ -322,7 +212,7 @@ static int registry_insert(struct registry *r, const struct vm_def *d, char *err
 				     d->name);
 	if (rc != SQLITE_DONE)
 		return registry_sql_err(r, rc, "creating the VM", err, errlen);
-	return registry_write_children(r, sqlite3_last_insert_rowid(r->db), d, err, errlen);
+	return 0;
 }
 
 /* End a write transaction: commit what the body did when it returned 0,
@@ -336,15 +226,18 @@ static int registry_write(struct registry *r, int rc, char *err, size_t errlen)
 	return registry_commit(r, err, errlen);
 }
 
-int registry_create(struct registry *r, const struct vm_def *d, char *err, size_t errlen)
+int registry_create(struct registry *r, const struct vm_config *d, char *err, size_t errlen)
 {
-	int rc = vmdef_check_name(d->name, err, errlen);
+	char *text = registry_config_text(d, err, errlen);
+	int rc;
 
+	if (!text)
+		return -EINVAL;
+	rc = registry_begin(r, true, err, errlen);
 	if (!rc)
-		rc = registry_begin(r, true, err, errlen);
-	if (rc)
-		return rc;
-	return registry_write(r, registry_insert(r, d, err, errlen), err, errlen);
+		rc = registry_write(r, registry_insert(r, d, text, err, errlen), err, errlen);
+	free(text);
+	return rc;
 }
 
 /* Inside a write transaction: the VM's id and state, and whether `op` is
@@ -380,8 +273,8 @@ static int registry_check_op(struct registry *r, const char *name, enum vm_op op
 	return rc;
 }
 
-static int registry_update_locked(struct registry *r, const struct vm_def *d, const char *what,
-				  char *err, size_t errlen)
+static int registry_update_locked(struct registry *r, const struct vm_config *d,
+				  const char *text, const char *what, char *err, size_t errlen)
 {
 	enum vm_state from, to;
 	int64_t id;
@@ -389,23 +282,25 @@ static int registry_update_locked(struct registry *r, const struct vm_def *d, co
 
 	rc = registry_check_op(r, d->name, VM_OP_MODIFY, what, &id, &from, &to, &pid, err,
 			       errlen);
-	if (!rc)
-		rc = registry_exec(r, "UPDATE vms SET kernel = ?, initrd = ?, cmdline = ?, cpus = ?, "
-				   "memory = ?, nested = ?, max_depth = ?, rng = ? WHERE id = ?",
-				   err, errlen, "sssiIiiiI", d->kernel, d->initrd, d->cmdline,
-				   (int)d->cpus, (int64_t)d->memory, (int)d->nested,
-				   (int)d->max_depth, (int)d->rng, id);
-	return rc ? rc : registry_write_children(r, id, d, err, errlen);
+	return rc ? rc : registry_exec(r, "UPDATE vms SET config = ? WHERE id = ?", err, errlen,
+				       "sI", text, id);
 }
 
-int registry_update(struct registry *r, const struct vm_def *d, const char *what, char *err,
+int registry_update(struct registry *r, const struct vm_config *d, const char *what, char *err,
 		    size_t errlen)
 {
-	int rc = registry_begin(r, true, err, errlen);
+	char *text;
+	int rc;
 
+	if (!d->name)
+		return registry_fail(-EINVAL, err, errlen, "a VM needs a name");
+	rc = registry_begin(r, true, err, errlen);
 	if (rc)
 		return rc;
-	return registry_write(r, registry_update_locked(r, d, what, err, errlen), err, errlen);
+	text = registry_config_text(d, err, errlen);
+	rc = text ? registry_update_locked(r, d, text, what, err, errlen) : -EINVAL;
+	free(text);
+	return registry_write(r, rc, err, errlen);
 }
 
 static int registry_delete_locked(struct registry *r, const char *name, enum vm_state *from,
@@ -416,7 +311,6 @@ static int registry_delete_locked(struct registry *r, const char *name, enum vm_
 	int pid, rc;
 
 	rc = registry_check_op(r, name, VM_OP_DELETE, NULL, &id, from, &to, &pid, err, errlen);
-	/* The disks, NICs and their lists go by cascade. */
 	return rc ? rc : registry_exec(r, "DELETE FROM vms WHERE id = ?", err, errlen, "I", id);
 }
 
@@ -488,4 +382,31 @@ int registry_transition(struct registry *r, const char *name, enum vm_op op,
 	if (!rc && from)
 		*from = before;
 	return rc;
+}
+
+/* ---- reconciling with the VM's process ---- */
+
+int vm_reconcile(struct registry *reg, const struct vm_paths *p, struct vm_record *rec,
+		 char *err, size_t errlen)
+{
+	struct vm_transition t = { .pid = -1, .last_exit = -1 };
+	char reason[256];
+	int r;
+
+	if (!vm_state_active(rec->state) || vm_process_alive(p))
+		return 0;
+	if (rec->state == VM_STATE_STARTING)
+		snprintf(reason, sizeof(reason), "its start did not complete: the nestvm process "
+			 "ended before the guest ran (its log: nestvm.log beside console.log)");
+	else
+		snprintf(reason, sizeof(reason), "its nestvm process (pid %d) ended without "
+			 "recording why: killed (kill -9?) or crashed (its log: nestvm.log)",
+			 rec->pid);
+	t.reason = reason;
+	r = registry_transition(reg, rec->name, VM_OP_FAILED, &t, NULL, err, errlen);
+	if (r == -EPERM)
+		r = 0;  /* someone else recorded the end first */
+	if (r)
+		return r;
+	return registry_get(reg, rec->name, rec, err, errlen);
 }

@@ -22,12 +22,14 @@
 #include "virtio/blk.h"
 
 #include "virtio/le.h"
+#include "vmm/jsoncheck.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -421,16 +423,15 @@ static unsigned int blk_index(const struct pci_bus *bus, const struct pci_device
 	return n;
 }
 
-int virtio_blk_init(struct virtio_blk *blk, const struct blk_config *cfg, struct vm *vm,
-		    struct pci_bus *bus, struct irq_router *irq, struct evloop *loop, char *err,
-		    size_t errlen)
+int virtio_blk_init(struct virtio_blk *blk, const struct blk_config *cfg,
+		    const struct device_host *h, char *err, size_t errlen)
 {
+	struct pci_bus *bus = h->pci;
 	int r = blk_open(blk, cfg, err, errlen);
 
 	if (r)
 		return r;
-	r = virtio_pci_init(&blk->vp, vm, bus, irq, loop,
-			    cfg->readonly ? &blk_ops_ro : &blk_ops_rw, blk);
+	r = virtio_pci_init(&blk->vp, h, cfg->readonly ? &blk_ops_ro : &blk_ops_rw, blk);
 	if (r) {
 		snprintf(err, errlen, "cannot create virtio-blk for %s: %s", cfg->path,
 			 strerror(-r));
@@ -503,6 +504,82 @@ static int blk_restore(void *dev, const void *state, size_t size, uint32_t versi
 	return 0;
 }
 
+/* ---- the device class ---- */
+
+static const char *const blk_config_keys[] = { "path", "readonly", NULL };
+
+/* "PATH[,ro]" (or ",readonly"). */
+static int blk_config_parse(const char *arg, json_t **out, char *err, size_t errlen)
+{
+	const char *comma = strrchr(arg, ',');
+	size_t len = strlen(arg);
+	bool ro = false;
+
+	*out = NULL;
+	if (comma && (strcmp(comma, ",ro") == 0 || strcmp(comma, ",readonly") == 0)) {
+		len = (size_t)(comma - arg);
+		ro = true;
+	}
+	if (len == 0)
+		return jcheck_err(err, errlen, "--disk needs a path");
+	if (len >= BLK_PATH_MAX)
+		return jcheck_err(err, errlen, "--disk: the path is too long");
+	*out = json_pack("{s:s%, s:b}", "path", arg, len, "readonly", ro);
+	return *out ? 0 : jcheck_err(err, errlen, "--disk: out of memory");
+}
+
+static int blk_config_check(const json_t *cfg, char *err, size_t errlen)
+{
+	const char *path;
+	bool ro;
+	int r;
+
+	r = jcheck_known(cfg, NULL, blk_config_keys, err, errlen);
+	if (!r)
+		r = jcheck_str(cfg, NULL, "path", true, BLK_PATH_MAX, &path, err, errlen);
+	if (!r && !path[0])
+		r = jcheck_err(err, errlen, "\"path\" is empty");
+	return r ? r : jcheck_bool(cfg, NULL, "readonly", &ro, err, errlen);
+}
+
+int blk_config_from_json(const json_t *cfg, struct blk_config *out, char *err, size_t errlen)
+{
+	int r = blk_config_check(cfg, err, errlen);
+
+	if (r)
+		return r;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "%s",
+		 json_string_value(json_object_get(cfg, "path")));
+	out->readonly = json_is_true(json_object_get(cfg, "readonly"));
+	return 0;
+}
+
+static int blk_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+		      size_t errlen)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	struct blk_config bc;
+	int r;
+
+	*dev = blk;
+	if (!blk) {
+		snprintf(err, errlen, "virtio-blk: out of memory");
+		return -ENOMEM;
+	}
+	blk->fd = -1;
+	r = blk_config_from_json(cfg, &bc, err, errlen);
+	return r ? r : virtio_blk_init(blk, &bc, h, err, errlen);
+}
+
+static void blk_destroy(void *dev)
+{
+	if (!dev)
+		return;
+	virtio_blk_destroy(dev);
+	free(dev);
+}
+
 const struct device_class virtio_blk_class = {
 	.name = "virtio-blk",
 	/* No thread of its own: requests run synchronously on the I/O loop,
@@ -513,4 +590,12 @@ const struct device_class virtio_blk_class = {
 	.state_size = sizeof(struct virtio_blk_state),
 	.save = blk_save,
 	.restore = blk_restore,
+	.cli_option = "disk",
+	.json_key = "disks",
+	.max_count = 8,
+	.config_parse = blk_config_parse,
+	.config_check = blk_config_check,
+	.config_path_key = "path",
+	.create = blk_create,
+	.destroy = blk_destroy,
 };

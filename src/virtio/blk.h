@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "virtio/virtio_pci.h"
+#include "vmm/device.h"
 
 #define BLK_PATH_MAX 4096
 #define VIRTIO_BLK_ID_BYTES   20        /* GET_ID answer length */
@@ -46,8 +47,12 @@ struct virtio_blk_state {
 #define VIRTIO_BLK_STATE_VERSION 1
 
 /* The device class (src/vmm/device.h): dev is a struct virtio_blk *. */
-struct device_class;
+/* The device class (`--disk PATH[,ro]`, "disks": [{"path", "readonly"}]
+ * in a VM's configuration). */
 extern const struct device_class virtio_blk_class;
+
+/* A checked configuration object into a struct blk_config. 0 or -EINVAL. */
+int blk_config_from_json(const json_t *cfg, struct blk_config *out, char *err, size_t errlen);
 
 /* Request types and status values (virtio 1.x spec, 5.2.6). */
 #define VIRTIO_BLK_T_IN       0
@@ -69,9 +74,8 @@ extern const struct device_class virtio_blk_class;
 /* Open the image and create the device. -errno with a message in err
  * (missing file, not a regular file or block device, size not a multiple
  * of 512 bytes, ...). */
-int virtio_blk_init(struct virtio_blk *blk, const struct blk_config *cfg, struct vm *vm,
-		    struct pci_bus *bus, struct irq_router *irq, struct evloop *loop, char *err,
-		    size_t errlen);
+int virtio_blk_init(struct virtio_blk *blk, const struct blk_config *cfg,
+		    const struct device_host *h, char *err, size_t errlen);
 void virtio_blk_destroy(struct virtio_blk *blk);
 
 /* The parts of virtio_blk_init() that need no VM (unit-testable):

@@ -771,9 +771,8 @@ static void net_free(struct virtio_net *net)
 	free(net);
 }
 
-int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, struct vm *vm,
-		      struct pci_bus *bus, struct irq_router *irq, struct evloop *loop, char *err,
-		      size_t errlen)
+int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
+		      const struct device_host *h, char *err, size_t errlen)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int r;
@@ -808,7 +807,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, str
 		r = net_tap_open(net, err, errlen);
 		if (r)
 			goto fail;
-		r = evloop_add(loop, net->tap_fd, net_tap_readable, net);
+		r = evloop_add(h->loop, net->tap_fd, net_tap_readable, net);
 	} else {
 		net->slirp_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (net->slirp_efd < 0) {
@@ -822,13 +821,13 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, str
 		r = 0;
 	}
 	if (r == 0)
-		r = evloop_add(loop, net->rx_efd, net_rx_efd_ready, net);
+		r = evloop_add(h->loop, net->rx_efd, net_rx_efd_ready, net);
 	if (r) {
 		snprintf(err, errlen, "virtio-net: cannot register with the I/O loop: %s",
 			 strerror(-r));
 		goto fail;
 	}
-	r = virtio_pci_init(&net->vp, vm, bus, irq, loop, &net_ops, net);
+	r = virtio_pci_init(&net->vp, h, &net_ops, net);
 	if (r) {
 		snprintf(err, errlen, "cannot create virtio-net: %s", strerror(-r));
 		goto fail;
@@ -959,6 +958,31 @@ static int net_restore(void *dev, const void *state, size_t size, uint32_t versi
 	return 0;
 }
 
+/* ---- the device class ---- */
+
+static const char *const net_modifiers[] = { "mac", "mac-spoofing", "allow-mac", "forward",
+					     NULL };
+
+static int net_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+		      size_t errlen)
+{
+	struct virtio_net *net = NULL;
+	struct net_config nc;
+	int r;
+
+	*dev = NULL;
+	r = net_config_from_json(cfg, &nc, err, errlen);
+	if (!r)
+		r = virtio_net_create(&net, &nc, h, err, errlen);
+	*dev = net;
+	return r;
+}
+
+static void net_destroy(void *dev)
+{
+	virtio_net_destroy(dev);
+}
+
 const struct device_class virtio_net_class = {
 	.name = "virtio-net",
 	.quiesce = net_quiesce,
@@ -967,4 +991,15 @@ const struct device_class virtio_net_class = {
 	.state_size = sizeof(struct virtio_net_state),
 	.save = net_save,
 	.restore = net_restore,
+	.cli_option = "nic",
+	.cli_modifiers = net_modifiers,
+	.cli_default_arg = "user",
+	.json_key = "nics",
+	.max_count = 4,
+	.config_parse = net_config_parse,
+	.config_modify = net_config_modify,
+	.config_check = net_config_check,
+	.config_default = net_config_default,
+	.create = net_create,
+	.destroy = net_destroy,
 };

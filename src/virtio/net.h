@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "virtio/virtio_pci.h"
+#include "vmm/device.h"
 
 #define NET_MAX_FORWARDS  8
 #define NET_MAX_ALLOWED   8
@@ -65,13 +66,25 @@ struct virtio_pci *virtio_net_pci(struct virtio_net *net);
 bool virtio_net_backend_parked(struct virtio_net *net);
 
 /* Create the device and its backend. -errno with a message in err. */
-int virtio_net_create(struct virtio_net **out, const struct net_config *cfg, struct vm *vm,
-		      struct pci_bus *bus, struct irq_router *irq, struct evloop *loop, char *err,
-		      size_t errlen);
+int virtio_net_create(struct virtio_net **out, const struct net_config *cfg,
+		      const struct device_host *h, char *err, size_t errlen);
 void virtio_net_destroy(struct virtio_net *net);
 
 /* Should a frame the guest transmits go out? (source-MAC policy; pure) */
 bool net_mac_allowed(const struct net_config *cfg, const uint8_t *frame, uint32_t len);
+
+/* The device class (`--nic` with --mac, --mac-spoofing, --allow-mac,
+ * --forward; "nics": [{...}] in a VM's configuration). */
+extern const struct device_class virtio_net_class;
+
+/* The configuration half (net_config.c; the JSON shape is described
+ * there). net_config_from_json checks every field of a NIC's object and
+ * fills *n; 0 or -EINVAL with a message (n zeroed). */
+int net_config_parse(const char *arg, json_t **out, char *err, size_t errlen);
+int net_config_modify(json_t *cfg, const char *opt, const char *arg, char *err, size_t errlen);
+void net_config_default(json_t *cfg, unsigned int index);
+int net_config_check(const json_t *cfg, char *err, size_t errlen);
+int net_config_from_json(const json_t *cfg, struct net_config *n, char *err, size_t errlen);
 
 /* Parse "aa:bb:cc:dd:ee:ff"; 0 or -EINVAL. */
 int net_parse_mac(const char *s, uint8_t mac[6]);

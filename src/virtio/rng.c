@@ -1,6 +1,8 @@
 #include "virtio/rng.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -66,11 +68,10 @@ static const struct virtio_device_ops rng_ops = {
 	.queue_notify = rng_queue_notify,
 };
 
-int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
-		    struct irq_router *irq, struct evloop *loop)
+int virtio_rng_init(struct virtio_rng *rng, const struct device_host *h)
 {
 	rng->bytes = 0;
-	return virtio_pci_init(&rng->vp, vm, bus, irq, loop, &rng_ops, rng);
+	return virtio_pci_init(&rng->vp, h, &rng_ops, rng);
 }
 
 /* ---- device state (src/vmm/device.h) ---- */
@@ -101,6 +102,45 @@ static int rng_restore(void *dev, const void *state, size_t size, uint32_t versi
 	return 0;
 }
 
+/* ---- the device class ---- */
+
+static int rng_config_parse(const char *arg, json_t **out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	(void)arg;
+	*out = NULL;   /* a flag: no configuration */
+	return 0;
+}
+
+static int rng_config_check(const json_t *cfg, char *err, size_t errlen)
+{
+	if (cfg) {
+		snprintf(err, errlen, "virtio-rng takes no configuration");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int rng_create(const struct device_host *h, const json_t *cfg, void **dev, char *err,
+		      size_t errlen)
+{
+	struct virtio_rng *rng = calloc(1, sizeof(*rng));
+	int r;
+
+	(void)cfg;
+	*dev = rng;
+	r = rng ? virtio_rng_init(rng, h) : -ENOMEM;
+	if (r)
+		snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-r));
+	return r;
+}
+
+static void rng_destroy(void *dev)
+{
+	free(dev);
+}
+
 const struct device_class virtio_rng_class = {
 	.name = "virtio-rng",
 	/* No thread of its own: requests are filled synchronously on the I/O
@@ -111,4 +151,12 @@ const struct device_class virtio_rng_class = {
 	.state_size = sizeof(struct virtio_rng_state),
 	.save = rng_save,
 	.restore = rng_restore,
+	.cli_option = "rng",
+	.cli_flag = true,
+	.json_key = "rng",
+	.max_count = 1,
+	.config_parse = rng_config_parse,
+	.config_check = rng_config_check,
+	.create = rng_create,
+	.destroy = rng_destroy,
 };

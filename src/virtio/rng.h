@@ -4,6 +4,7 @@
 #define NESTVM_VIRTIO_RNG_H
 
 #include "virtio/virtio_pci.h"
+#include "vmm/device.h"
 
 struct virtio_rng {
 	struct virtio_pci vp;
@@ -21,7 +22,9 @@ struct virtio_rng_state {
 struct device_class;
 extern const struct device_class virtio_rng_class;
 
-int virtio_rng_init(struct virtio_rng *rng, struct vm *vm, struct pci_bus *bus,
-		    struct irq_router *irq, struct evloop *loop);
+int virtio_rng_init(struct virtio_rng *rng, const struct device_host *h);
+
+/* The device class (`--rng`, "rng": true in a VM's configuration). */
+extern const struct device_class virtio_rng_class;
 
 #endif

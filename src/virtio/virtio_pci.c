@@ -10,7 +10,6 @@
 
 #include "virtio/le.h"
 #include "vmm/log.h"
-#include "x86/acpi.h"
 
 #define VIRTIO_PCI_CAP_COMMON  1
 #define VIRTIO_PCI_CAP_NOTIFY  2
@@ -57,7 +56,7 @@ static void virtio_raise(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit
 	pthread_mutex_unlock(&vp->lock);
 	if (fire)
 		virtio_fire_vector(vp, vector);
-	if (intx)
+	if (intx && vp->intx_gsi >= 0)
 		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 1);
 }
 
@@ -344,7 +343,7 @@ static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 		virtio_reset_queues(vp);
 	if (reset && vp->ops->reset)
 		vp->ops->reset(vp->dev);
-	if (reset && vp->st.isr == 0)
+	if (reset && vp->st.isr == 0 && vp->intx_gsi >= 0)
 		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
 	if (kick_all)
 		for (unsigned int q = 0; q < vp->ops->num_queues; q++)
@@ -368,7 +367,7 @@ static void virtio_isr_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, ui
 	vp->st.isr = 0;
 	pthread_mutex_unlock(&vp->lock);
 	data[0] = isr;
-	if (isr)
+	if (isr && vp->intx_gsi >= 0)
 		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
 }
 
@@ -508,10 +507,13 @@ static int virtio_add_caps(struct virtio_pci *vp)
 	return 0;
 }
 
-int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
-		    struct irq_router *irq, struct evloop *loop,
+int virtio_pci_init(struct virtio_pci *vp, const struct device_host *h,
 		    const struct virtio_device_ops *ops, void *dev)
 {
+	struct vm *vm = h->vm;
+	struct pci_bus *bus = h->pci;
+	struct irq_router *irq = h->irq;
+	struct evloop *loop = h->loop;
 	int r, slot;
 
 	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MAX_QUEUES ||
@@ -556,11 +558,11 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
 	}
 	virtio_reset_locked(vp);
 	virtio_reset_queues(vp);
-	slot = pci_bus_add(bus, &vp->pci, 0);
+	slot = pci_bus_add(bus, &vp->pci, h->pci_slot > 0 ? h->pci_slot : 0);
 	if (slot < 0)
 		return slot;
-	vp->intx_gsi = (int)acpi_pci_irq_gsi((unsigned int)slot, 0);
-	vp->pci.config[0x3c] = (uint8_t)vp->intx_gsi;
+	vp->intx_gsi = h->intx_gsi;
+	vp->pci.config[0x3c] = h->intx_gsi >= 0 ? (uint8_t)h->intx_gsi : 0xff;
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 
 #include "hw/pci.h"
 #include "virtio/virtqueue.h"
+#include "vmm/device.h"
 #include "vmm/evloop.h"
 #include "vmm/irq.h"
 #include "vmm/vm.h"
@@ -133,10 +134,10 @@ struct virtio_pci {
 	struct virtio_pci_queue queues[VIRTIO_MAX_QUEUES];
 };
 
-/* Create the PCI function and put it on the bus; register its kicks with
- * the I/O loop. Returns 0 or -errno. */
-int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
-		    struct irq_router *irq, struct evloop *loop,
+/* Create the PCI function and put it on h->pci, in slot h->pci_slot (0:
+ * the first free one) with its INTx line on GSI h->intx_gsi (the board's
+ * wiring); register its kicks with h->loop. Returns 0 or -errno. */
+int virtio_pci_init(struct virtio_pci *vp, const struct device_host *h,
 		    const struct virtio_device_ops *ops, void *dev);
 
 /* After pushing used buffers on queue q: interrupt the driver if it wants. */

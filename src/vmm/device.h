@@ -45,6 +45,7 @@ struct device_host {
 	struct evloop *loop;         /* the I/O thread */
 	unsigned int index;          /* 0, 1, ... among the devices of this class */
 	int intx_gsi;                /* the GSI of this PCI function's INTx line (board's wiring), -1 none */
+	int pci_slot;                /* the PCI slot the board gives this function; 0: none */
 	/* The guest's console output (serial only; NULL elsewhere). */
 	void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
 	void *console_opaque;
@@ -79,6 +80,18 @@ struct device_class {
 	/* Check a configuration object (types, ranges, unknown keys, limits).
 	 * 0 or -EINVAL with a message naming the field. */
 	int (*config_check)(const json_t *cfg, char *err, size_t errlen);
+	/* Defaults that depend on the device's place among its class (a
+	 * NIC's MAC 02:4e:56:00:00:0N), filled in by the CLI after
+	 * config_parse when absent. NULL: none. */
+	void (*config_default)(json_t *cfg, unsigned int index);
+	/* The argument of the device a modifier creates when none of the class
+	 * was named before it ("user": `--mac X` alone gives a user-mode NIC).
+	 * NULL: a modifier needs its device first. */
+	const char *cli_default_arg;
+	/* Key of a host file path in cfg ("path" of a disk) that a stored
+	 * definition makes absolute (regular file or block device), like the
+	 * kernel's. NULL: none. */
+	const char *config_path_key;
 
 	/* --- runtime ------------------------------------------------------ */
 	/* Create one device from its (checked) configuration; cfg is NULL for a

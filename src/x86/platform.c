@@ -6,65 +6,67 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "devices/table.h"
 #include "nested/cpu_policy.h"
 #include "vmm/log.h"
 #include "x86/acpi.h"
 #include "x86/cpu.h"
 
-struct platform_port {
-	uint64_t base, len;
-	io_handler_fn fn;
-	void *opaque;
-	const char *name;
-};
-
-static int platform_add_virtio(struct platform *p, struct vm *vm, const struct platform_config *cfg,
-			       char *err, size_t errlen)
+/* One device through its class; its object joins p->devices even when
+ * create fails half way, so platform_destroy() frees it. */
+static int platform_create_one(struct platform *p, struct device_host *h,
+			       const struct device_class *cls, const json_t *cfg, char *err,
+			       size_t errlen)
 {
-	int r = iobus_register(&vm->mmio, PCI_MMIO_BASE, PCI_MMIO_SIZE, pci_mmio_io, &p->pci,
-			       "pci-mmio");
-
-	if (r) {
-		snprintf(err, errlen, "cannot register the PCI MMIO window: %s", strerror(-r));
-		return r;
-	}
-	for (unsigned int i = 0; i < cfg->n_disks && i < PLATFORM_MAX_DISKS; i++) {
-		p->disks[i] = calloc(1, sizeof(*p->disks[i]));
-		if (!p->disks[i])
-			return -ENOMEM;
-		p->disks[i]->fd = -1;
-		r = virtio_blk_init(p->disks[i], &cfg->disks[i], vm, &p->pci, &p->irq, &p->loop,
-				    err, errlen);
-		if (r)
-			return r;
-	}
-	for (unsigned int i = 0; i < cfg->n_nics && i < PLATFORM_MAX_NICS; i++) {
-		r = virtio_net_create(&p->nics[i], &cfg->nics[i], vm, &p->pci, &p->irq, &p->loop,
-				      err, errlen);
-		if (r)
-			return r;
-	}
-	if (cfg->rng) {
-		p->rng = calloc(1, sizeof(*p->rng));
-		r = p->rng ? virtio_rng_init(p->rng, vm, &p->pci, &p->irq, &p->loop) : -ENOMEM;
-		if (r) {
-			snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
-int platform_init(struct platform *p, struct vm *vm, const struct platform_config *cfg,
-		  serial_out_fn out_fn, void *out_opaque, char *err, size_t errlen)
-{
+	struct platform_device *d;
 	int r;
 
-	serial_init(&p->serial, SERIAL_COM1_IRQ, vm_irq_line, vm, out_fn, out_opaque);
-	i8042_init(&p->i8042, vm_request_stop, vm);
-	acpi_pm_init(&p->acpi_pm, vm_request_stop, vm);
-	acpi_pm_set_sci(&p->acpi_pm, vm_irq_line, vm);
-	pci_bus_init(&p->pci);
+	if (p->n_devices >= PLATFORM_MAX_DEVICES) {
+		snprintf(err, errlen, "too many devices: at most %d", PLATFORM_MAX_DEVICES);
+		return -E2BIG;
+	}
+	d = &p->devices[p->n_devices];
+	d->cls = cls;
+	d->dev = NULL;
+	r = cls->create(h, cfg, &d->dev, err, errlen);
+	if (d->dev)
+		p->n_devices++;
+	if (r && !err[0])
+		snprintf(err, errlen, "cannot create %s: %s", cls->name, strerror(-r));
+	return r;
+}
+
+/* Every configured device of one class. Configured devices are PCI
+ * functions: each gets the next slot and that slot's INTx line (the
+ * board's wiring, which its DSDT describes). */
+static int platform_create_class(struct platform *p, struct device_host *h,
+				 const struct device_class *cls, const struct vm_config *cfg,
+				 unsigned int *next_slot, char *err, size_t errlen)
+{
+	int r = 0;
+
+	h->index = 0;
+	for (unsigned int i = 0; i < cfg->n_devices && !r; i++) {
+		if (cfg->devices[i].cls != cls)
+			continue;
+		h->pci_slot = (int)*next_slot;
+		h->intx_gsi = (int)acpi_pci_irq_gsi(*next_slot, 0);
+		(*next_slot)++;
+		r = platform_create_one(p, h, cls, cfg->devices[i].cfg, err, errlen);
+		h->index++;
+	}
+	return r;
+}
+
+int platform_init(struct platform *p, struct vm *vm, const struct vm_config *cfg,
+		  serial_out_fn out_fn, void *out_opaque, char *err, size_t errlen)
+{
+	struct device_host h = { .vm = vm, .irq = &p->irq, .loop = &p->loop, .intx_gsi = -1,
+				 .console_out = out_fn, .console_opaque = out_opaque };
+	unsigned int next_slot = 1;   /* slot 0: the host bridge */
+	int r;
+
+	memset(p, 0, sizeof(*p));
 	irq_router_init(&p->irq, vm->vm_fd);
 	r = evloop_init(&p->loop);
 	p->initialised = true;
@@ -72,38 +74,40 @@ int platform_init(struct platform *p, struct vm *vm, const struct platform_confi
 		snprintf(err, errlen, "cannot create the I/O loop: %s", strerror(-r));
 		return r;
 	}
+	err[0] = '\0';
+	for (size_t t = 0; t < device_table_len; t++) {
+		const struct device_class *cls = device_table[t];
 
-	const struct platform_port ports[] = {
-		{ SERIAL_COM1_BASE, SERIAL_NR_PORTS, serial_io, &p->serial, "serial" },
-		{ I8042_DATA_PORT, 1, i8042_data_io, &p->i8042, "i8042-data" },
-		{ I8042_COMMAND_PORT, 1, i8042_command_io, &p->i8042, "i8042-cmd" },
-		{ ACPI_PM_BASE, ACPI_PM_LEN, acpi_pm_io, &p->acpi_pm, "acpi-pm" },
-		{ PCI_CONF_ADDR_PORT, 4, pci_conf_addr_io, &p->pci, "pci-addr" },
-		{ PCI_CONF_DATA_PORT, 4, pci_conf_data_io, &p->pci, "pci-data" },
-	};
-	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		r = iobus_register(&vm->pio, ports[i].base, ports[i].len, ports[i].fn,
-				       ports[i].opaque, ports[i].name);
-		if (r) {
-			snprintf(err, errlen, "cannot register %s at port 0x%llx: %s",
-				 ports[i].name, (unsigned long long)ports[i].base, strerror(-r));
-			return r;
+		if (cls->board) {
+			h.index = 0;
+			h.pci_slot = 0;
+			h.intx_gsi = -1;
+			r = platform_create_one(p, &h, cls, NULL, err, errlen);
+			if (!r && cls == &pci_host_class)
+				h.pci = platform_device_of(p, cls);
+		} else {
+			r = platform_create_class(p, &h, cls, cfg, &next_slot, err, errlen);
 		}
+		if (r)
+			return r;
 	}
-	/* The guest's PCI configuration cycles are an address write to 0xCF8,
-	 * then a data access at 0xCFC that exits anyway: queue the address
-	 * writes in KVM's coalesced ring rather than exit for each (half the
-	 * exits of a stock kernel's boot, whose early PCI scans make ~16,000
-	 * configuration reads). Without KVM_CAP_COALESCED_PIO they exit. */
-	r = vm_coalesce_pio(vm, PCI_CONF_ADDR_PORT, 4);
-	if (r && r != -ENOTSUP)
-		log_warn("PCI configuration address writes will exit: %s", strerror(-r));
-	return platform_add_virtio(p, vm, cfg, err, errlen);
+	return 0;
+}
+
+void *platform_device_of(const struct platform *p, const struct device_class *cls)
+{
+	for (unsigned int i = 0; i < p->n_devices; i++)
+		if (p->devices[i].cls == cls)
+			return p->devices[i].dev;
+	return NULL;
 }
 
 void platform_power_button(struct platform *p)
 {
-	acpi_pm_power_button(&p->acpi_pm);
+	struct acpi_pm *pm = platform_device_of(p, &acpi_pm_class);
+
+	if (pm)
+		acpi_pm_power_button(pm);
 }
 
 void platform_power_button_fn(void *opaque)
@@ -120,21 +124,12 @@ void platform_destroy(struct platform *p)
 {
 	if (!p->initialised)
 		return;
+	/* The I/O thread first: it runs the virtio devices' work. */
 	evloop_destroy(&p->loop);
-	free(p->rng);
-	for (unsigned int i = 0; i < PLATFORM_MAX_DISKS; i++) {
-		if (p->disks[i])
-			virtio_blk_destroy(p->disks[i]);
-		free(p->disks[i]);
-	}
-	for (unsigned int i = 0; i < PLATFORM_MAX_NICS; i++)
-		if (p->nics[i])
-			virtio_net_destroy(p->nics[i]);
+	for (unsigned int i = p->n_devices; i > 0; i--)
+		p->devices[i - 1].cls->destroy(p->devices[i - 1].dev);
+	p->n_devices = 0;
 	irq_router_destroy(&p->irq);
-	serial_destroy(&p->serial);
-	i8042_destroy(&p->i8042);
-	acpi_pm_destroy(&p->acpi_pm);
-	pci_bus_destroy(&p->pci);
 	p->initialised = false;
 }
 

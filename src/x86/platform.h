@@ -6,51 +6,49 @@
 
 #include <stddef.h>
 
+#include "config/vmconfig.h"
 #include "hw/acpi_pm.h"
-#include "hw/i8042.h"
 #include "hw/pci.h"
 #include "hw/serial.h"
 #include "nested/level.h"
-#include "virtio/blk.h"
-#include "virtio/net.h"
-#include "virtio/rng.h"
+#include "vmm/device.h"
 #include "vmm/evloop.h"
 #include "vmm/irq.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
 
-/* Optional devices. */
-struct platform_config {
-	bool rng;            /* virtio-rng */
-	unsigned int n_disks;
-	const struct blk_config *disks;
-	unsigned int n_nics;
-	const struct net_config *nics;
+/* Board devices plus at most VMCFG_MAX_DEVICES configured ones. */
+#define PLATFORM_MAX_DEVICES (VMCFG_MAX_DEVICES + 8)
+
+/* One device of the board: its class and its own object. */
+struct platform_device {
+	const struct device_class *cls;
+	void *dev;
 };
 
-#define PLATFORM_MAX_DISKS 8
-#define PLATFORM_MAX_NICS  4
-
 struct platform {
-	struct serial8250 serial;
-	struct i8042 i8042;
-	struct acpi_pm acpi_pm;
-	struct pci_bus pci;
 	struct irq_router irq;
 	struct evloop loop;          /* the I/O thread for virtio devices */
-	struct virtio_rng *rng;
-	struct virtio_blk *disks[PLATFORM_MAX_DISKS];
-	struct virtio_net *nics[PLATFORM_MAX_NICS];
+	/* Every device, in creation order (the device table's): board devices,
+	 * then the configured ones. Later code (save, restore, quiesce) walks
+	 * it: n_devices entries of devices[]. */
+	unsigned int n_devices;
+	struct platform_device devices[PLATFORM_MAX_DEVICES];
 	bool initialised;
 };
 
-/* Create the devices and put them on vm's buses. Guest serial output goes
- * to out_fn(out_opaque, ...). */
-int platform_init(struct platform *p, struct vm *vm, const struct platform_config *cfg,
+/* Create the board's devices, then the configured ones of `cfg`, in table
+ * order, and put them on vm's buses. Guest serial output goes to
+ * out_fn(out_opaque, ...). */
+int platform_init(struct platform *p, struct vm *vm, const struct vm_config *cfg,
 		  serial_out_fn out_fn, void *out_opaque, char *err, size_t errlen);
 /* Start / stop the I/O thread (around vm_run). */
 int platform_start(struct platform *p);
 void platform_destroy(struct platform *p);
+
+/* The object of the first device of a class (NULL: none): the console
+ * attaches to platform_device_of(p, &serial_class). */
+void *platform_device_of(const struct platform *p, const struct device_class *cls);
 
 /* Press the ACPI power button (any thread, while the VM exists): a guest
  * with a button driver (Linux: button.ko, then acpid or logind) shuts down

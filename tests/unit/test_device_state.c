@@ -123,6 +123,10 @@ struct board {
 	struct pci_bus bus;
 };
 
+/* What the board gives a device (INTx on GSI 17, as the board wires the
+ * first slots' INTA). */
+#define TEST_INTX_GSI 17
+
 static void board_init(struct board *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -741,7 +745,7 @@ static void test_virtio_rng_state(void **state)
 	assert_null(c->quiesce);
 	fake_reset();
 	board_init(a);
-	assert_int_equal(virtio_rng_init(ra, &a->vm, &a->bus, &a->irq, &a->loop), 0);
+	assert_int_equal(virtio_rng_init(ra, &(struct device_host){ .vm = &a->vm, .pci = &a->bus, .irq = &a->irq, .loop = &a->loop, .intx_gsi = TEST_INTX_GSI }), 0);
 	gsi = ra->vp.intx_gsi;
 	assert_true(gsi > 0 && gsi < 64);
 	assert_int_equal(evloop_start(&a->loop), 0);
@@ -762,7 +766,7 @@ static void test_virtio_rng_state(void **state)
 
 	fake_reset();
 	board_init(b);
-	assert_int_equal(virtio_rng_init(rb, &b->vm, &b->bus, &b->irq, &b->loop), 0);
+	assert_int_equal(virtio_rng_init(rb, &(struct device_host){ .vm = &b->vm, .pci = &b->bus, .irq = &b->irq, .loop = &b->loop, .intx_gsi = TEST_INTX_GSI }), 0);
 	assert_int_equal(rb->vp.intx_gsi, gsi);
 	assert_int_equal(pci_host_class.restore(&b->bus, pst, pci_host_class.state_size,
 						pci_host_class.state_version, err, sizeof(err)), 0);
@@ -850,8 +854,7 @@ static void test_virtio_blk_state(void **state)
 	snprintf(cfg.path, sizeof(cfg.path), "%s", path);
 	fake_reset();
 	board_init(a);
-	assert_int_equal(virtio_blk_init(ba, &cfg, &a->vm, &a->bus, &a->irq, &a->loop, err,
-					 sizeof(err)), 0);
+	assert_int_equal(virtio_blk_init(ba, &cfg, &(struct device_host){ .vm = &a->vm, .pci = &a->bus, .irq = &a->irq, .loop = &a->loop, .intx_gsi = TEST_INTX_GSI }, err, sizeof(err)), 0);
 	assert_int_equal(evloop_start(&a->loop), 0);
 	driver_up(a, &ba->vp, 1, F_V1 | F_EIDX | VIRTIO_BLK_F_FLUSH, true);
 	bar = bar_addr(&ba->vp);
@@ -872,8 +875,7 @@ static void test_virtio_blk_state(void **state)
 	fake_reset();
 	board_init(b);
 	/* The guest's memory travels with it: same rings, same avail idx. */
-	assert_int_equal(virtio_blk_init(bb, &cfg, &b->vm, &b->bus, &b->irq, &b->loop, err,
-					 sizeof(err)), 0);
+	assert_int_equal(virtio_blk_init(bb, &cfg, &(struct device_host){ .vm = &b->vm, .pci = &b->bus, .irq = &b->irq, .loop = &b->loop, .intx_gsi = TEST_INTX_GSI }, err, sizeof(err)), 0);
 	put16(b, q_avail(0) + 2, 1);
 	put16(b, q_used(0) + 2, 1);
 	/* The transport first (as if the pci-host state came after): MSI
@@ -968,8 +970,7 @@ static void test_virtio_net_state(void **state)
 	assert_non_null(c->resume);
 	fake_reset();
 	board_init(a);
-	if (virtio_net_create(&na, &cfg, &a->vm, &a->bus, &a->irq, &a->loop, err,
-			      sizeof(err)) != 0)
+	if (virtio_net_create(&na, &cfg, &(struct device_host){ .vm = &a->vm, .pci = &a->bus, .irq = &a->irq, .loop = &a->loop, .intx_gsi = TEST_INTX_GSI }, err, sizeof(err)) != 0)
 		fail_msg("virtio_net_create: %s", err);
 	assert_int_equal(evloop_start(&a->loop), 0);
 	driver_up(a, virtio_net_pci(na), 2, F_V1 | F_EIDX | (1ULL << 5), true);
@@ -1003,8 +1004,7 @@ static void test_virtio_net_state(void **state)
 
 	fake_reset();
 	board_init(b);
-	if (virtio_net_create(&nb, &cfg, &b->vm, &b->bus, &b->irq, &b->loop, err,
-			      sizeof(err)) != 0)
+	if (virtio_net_create(&nb, &cfg, &(struct device_host){ .vm = &b->vm, .pci = &b->bus, .irq = &b->irq, .loop = &b->loop, .intx_gsi = TEST_INTX_GSI }, err, sizeof(err)) != 0)
 		fail_msg("virtio_net_create: %s", err);
 	put16(b, q_avail(0) + 2, 2);
 	put16(b, q_avail(1) + 2, 2);

@@ -10,31 +10,34 @@
 #include <string.h>
 
 #include "cli/options.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 #define TIB (1ULL << 40)
 
-/* ---- options_parse_size ---- */
+/* ---- vmconfig_parse_size ---- */
 
 static void assert_size(const char *s, uint64_t want)
 {
 	uint64_t got = 0xdeadbeef;
-	int r = options_parse_size(s, &got);
+	int r = vmconfig_parse_size(s, &got);
 
 	if (r != 0 || got != want)
-		fail_msg("options_parse_size(\"%s\"): r=%d got=%llu, want 0 and %llu", s, r,
+		fail_msg("vmconfig_parse_size(\"%s\"): r=%d got=%llu, want 0 and %llu", s, r,
 			 (unsigned long long)got, (unsigned long long)want);
 }
 
 static void assert_size_err(const char *s, int want_err)
 {
 	uint64_t got = 0xdeadbeef;
-	int r = options_parse_size(s, &got);
+	int r = vmconfig_parse_size(s, &got);
 
 	if (r != want_err)
-		fail_msg("options_parse_size(\"%s\"): r=%d, want %d", s, r, want_err);
+		fail_msg("vmconfig_parse_size(\"%s\"): r=%d, want %d", s, r, want_err);
 	assert_int_equal(got, 0xdeadbeef); /* untouched on error */
 }
 
@@ -110,7 +113,7 @@ static void test_size_rejects_garbage(void **state)
 	assert_size_err("2BiB", -EINVAL);
 	assert_size_err("2BB", -EINVAL);
 	assert_size_err("0x10", -EINVAL);
-	assert_int_equal(options_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
+	assert_int_equal(vmconfig_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
 }
 
 static void test_size_overflow(void **state)
@@ -129,14 +132,14 @@ static void test_size_overflow(void **state)
 	assert_size_err("123456789012345678901234567890G", -ERANGE);
 }
 
-/* ---- options_format_size ---- */
+/* ---- vmconfig_format_size ---- */
 
 static void assert_format(uint64_t bytes, const char *want)
 {
 	char buf[32];
 
 	memset(buf, 'X', sizeof(buf));
-	options_format_size(bytes, buf, sizeof(buf));
+	vmconfig_format_size(bytes, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 }
 
@@ -159,7 +162,7 @@ static void test_format_size(void **state)
 	assert_format(2048 * TIB, "2048 TiB");      /* TiB is the largest unit */
 	assert_format(TIB + TIB / 4, "1.2 TiB");    /* 1.25 at one decimal */
 	/* Truncated to the buffer, always terminated. */
-	options_format_size(512 * MIB, small, sizeof(small));
+	vmconfig_format_size(512 * MIB, small, sizeof(small));
 	assert_string_equal(small, "512");
 }
 
@@ -169,15 +172,36 @@ static void test_format_size(void **state)
 
 static char err[256];
 
+/* The options of the last parse: *o is a shallow copy of them, valid until
+ * the next parse (which frees them). */
+static struct run_options cur;
+
+static void parse_free(void)
+{
+	options_free(&cur);
+}
+
 static int parse(char **argv, struct run_options *o)
 {
-	int argc = 0;
+	int argc = 0, r;
 
 	while (argv[argc])
 		argc++;
 	memset(err, 'X', sizeof(err) - 1);
 	err[sizeof(err) - 1] = '\0';
-	return options_parse_run(argc, argv, o, err, sizeof(err));
+	options_free(&cur);
+	r = options_parse_run(argc, argv, &cur, err, sizeof(err));
+	*o = cur;
+	return r;
+}
+
+/* The i-th device of class cls in o, or NULL. */
+static json_t *dev(const struct run_options *o, const struct device_class *cls, unsigned int i)
+{
+	for (unsigned int k = 0; k < o->cfg.n_devices; k++)
+		if (o->cfg.devices[k].cls == cls && i-- == 0)
+			return o->cfg.devices[k].cfg;
+	return NULL;
 }
 
 static void assert_parse_error(char **argv, const char *want_msg)
@@ -193,6 +217,71 @@ static void assert_parse_error(char **argv, const char *want_msg)
 	fail_msg("parsing%s: r=%d err=\"%s\", want -EINVAL and \"%s\"", args, r, err, want_msg);
 }
 
+static void test_run_devices(void **state)
+{
+	struct run_options o;
+	json_t *n;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-k", "k", "--rng", "--nic", "user", "--mac",
+				    "02:aa:bb:cc:dd:ee", "--forward", "tcp:8080:80",
+				    "--allow-mac", "02:00:00:00:00:09", "--disk", "a.img",
+				    "--nic", "tap:tap3", "--mac-spoofing", "on", "--disk", "b.img,ro",
+				    "-r"), &o), 0);
+	assert_int_equal(o.cfg.n_devices, 5);   /* --rng twice is one rng */
+	assert_ptr_equal(o.cfg.devices[0].cls, &virtio_blk_class);
+	assert_ptr_equal(o.cfg.devices[2].cls, &virtio_net_class);
+	assert_ptr_equal(o.cfg.devices[4].cls, &virtio_rng_class);
+	assert_null(o.cfg.devices[4].cfg);
+	assert_string_equal(json_string_value(json_object_get(dev(&o, &virtio_blk_class, 0),
+							     "path")), "a.img");
+	assert_true(json_is_false(json_object_get(dev(&o, &virtio_blk_class, 0), "readonly")));
+	assert_string_equal(json_string_value(json_object_get(dev(&o, &virtio_blk_class, 1),
+							     "path")), "b.img");
+	assert_true(json_is_true(json_object_get(dev(&o, &virtio_blk_class, 1), "readonly")));
+	n = dev(&o, &virtio_net_class, 0);
+	assert_string_equal(json_string_value(json_object_get(n, "mac")), "02:aa:bb:cc:dd:ee");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+		json_object_get(n, "forwards"), 0), "guest_port")), 80);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(n, "allowed_macs"),
+							     0)), "02:00:00:00:00:09");
+	n = dev(&o, &virtio_net_class, 1);
+	assert_string_equal(json_string_value(json_object_get(n, "backend")), "tap");
+	assert_string_equal(json_string_value(json_object_get(n, "tap")), "tap3");
+	assert_string_equal(json_string_value(json_object_get(n, "mac")), "02:4e:56:00:00:02");
+	assert_true(json_is_true(json_object_get(n, "mac_spoofing")));
+
+	/* A modifier before any --nic makes a user-mode NIC. */
+	assert_int_equal(parse(ARGV("-k", "k", "--mac-spoofing", "on"), &o), 0);
+	n = dev(&o, &virtio_net_class, 0);
+	assert_string_equal(json_string_value(json_object_get(n, "backend")), "user");
+	assert_string_equal(json_string_value(json_object_get(n, "mac")), "02:4e:56:00:00:01");
+
+	assert_parse_error(ARGV("-k", "k", "--disk", ",ro"), "--disk needs a path");
+	assert_parse_error(ARGV("-k", "k", "--nic", "bridge"),
+			   "--nic 'bridge': use user, tap or tap:NAME");
+	assert_parse_error(ARGV("-k", "k", "--nic", "tap:"),
+			   "--nic 'tap:': a tap name has 1 to 15 characters");
+	assert_parse_error(ARGV("-k", "k", "--nic", "tap", "--forward", "tcp:1:2"),
+			   "--forward needs a user-mode NIC (--nic user)");
+	assert_parse_error(ARGV("-k", "k", "--forward", "udp:1:2"),
+			   "--forward 'udp:1:2': use tcp:HOSTPORT:GUESTPORT (ports 1-65535)");
+	assert_parse_error(ARGV("-k", "k", "--mac", "01:00:00:00:00:01"),
+			   "--mac '01:00:00:00:00:01' is not a unicast MAC address "
+			   "(like 02:4e:56:00:00:01)");
+	assert_parse_error(ARGV("-k", "k", "--mac-spoofing", "yes"),
+			   "--mac-spoofing 'yes': use on or off");
+	assert_parse_error(ARGV("-k", "k", "--allow-mac", "x"), "--allow-mac 'x' is not a MAC address");
+	assert_parse_error(ARGV("-k", "k", "--disk", "1", "--disk", "2", "--disk", "3", "--disk",
+				"4", "--disk", "5", "--disk", "6", "--disk", "7", "--disk", "8",
+				"--disk", "9"), "too many --disk: at most 8");
+	assert_parse_error(ARGV("-k", "k", "--nic", "user", "--nic", "user", "--nic", "user",
+				"--nic", "user", "--nic", "user"), "too many --nic: at most 4");
+	assert_parse_error(ARGV("-k", "k", "--disk"), "option --disk needs a value");
+	assert_parse_error(ARGV("-k", "k", "--rng=1"), "unknown option '--rng=1' (see nestvm run --help)");
+}
+
+
 static void test_run_defaults(void **state)
 {
 	struct run_options o;
@@ -201,13 +290,13 @@ static void test_run_defaults(void **state)
 	memset(&o, 0xa5, sizeof(o));
 	assert_int_equal(parse(ARGV("--kernel", "bzImage"), &o), 0);
 	assert_string_equal(err, "");
-	assert_string_equal(o.kernel, "bzImage");
-	assert_null(o.initrd);
-	assert_string_equal(o.cmdline, OPT_CMDLINE_DEFAULT);
-	assert_string_equal(o.cmdline, "console=ttyS0");
-	assert_int_equal(o.cpus, 1);
-	assert_int_equal(o.memory, OPT_MEMORY_DEFAULT);
-	assert_int_equal(o.memory, 512 * MIB);
+	assert_string_equal(o.cfg.kernel, "bzImage");
+	assert_null(o.cfg.initrd);
+	assert_string_equal(o.cfg.cmdline, VMCFG_CMDLINE_DEFAULT);
+	assert_string_equal(o.cfg.cmdline, "console=ttyS0");
+	assert_int_equal(o.cfg.cpus, 1);
+	assert_int_equal(o.cfg.memory, VMCFG_MEMORY_DEFAULT);
+	assert_int_equal(o.cfg.memory, 512 * MIB);
 	assert_int_equal(o.verbosity, 0);
 	assert_false(o.help);
 }
@@ -220,29 +309,29 @@ static void test_run_long_options(void **state)
 	assert_int_equal(parse(ARGV("--kernel", "vmlinuz", "--initrd", "initrd.img",
 				    "--cmdline", "console=ttyS0 quiet", "--cpus", "4",
 				    "--memory", "2G", "--verbose"), &o), 0);
-	assert_string_equal(o.kernel, "vmlinuz");
-	assert_string_equal(o.initrd, "initrd.img");
-	assert_string_equal(o.cmdline, "console=ttyS0 quiet");
-	assert_int_equal(o.cpus, 4);
-	assert_int_equal(o.memory, 2 * GIB);
+	assert_string_equal(o.cfg.kernel, "vmlinuz");
+	assert_string_equal(o.cfg.initrd, "initrd.img");
+	assert_string_equal(o.cfg.cmdline, "console=ttyS0 quiet");
+	assert_int_equal(o.cfg.cpus, 4);
+	assert_int_equal(o.cfg.memory, 2 * GIB);
 	assert_int_equal(o.verbosity, 1);
 	assert_false(o.help);
 
 	/* --opt=value works too. */
 	assert_int_equal(parse(ARGV("--kernel=k", "--initrd=i", "--cmdline=c", "--cpus=8",
 				    "--memory=1.5G", "--quiet"), &o), 0);
-	assert_string_equal(o.kernel, "k");
-	assert_string_equal(o.initrd, "i");
-	assert_string_equal(o.cmdline, "c");
-	assert_int_equal(o.cpus, 8);
-	assert_int_equal(o.memory, GIB + GIB / 2);
+	assert_string_equal(o.cfg.kernel, "k");
+	assert_string_equal(o.cfg.initrd, "i");
+	assert_string_equal(o.cfg.cmdline, "c");
+	assert_int_equal(o.cfg.cpus, 8);
+	assert_int_equal(o.cfg.memory, GIB + GIB / 2);
 	assert_int_equal(o.verbosity, -1);
 
 	/* Unique abbreviations of long options. */
 	assert_int_equal(parse(ARGV("--kern", "k2", "--mem", "64M", "--cp", "3"), &o), 0);
-	assert_string_equal(o.kernel, "k2");
-	assert_int_equal(o.memory, 64 * MIB);
-	assert_int_equal(o.cpus, 3);
+	assert_string_equal(o.cfg.kernel, "k2");
+	assert_int_equal(o.cfg.memory, 64 * MIB);
+	assert_int_equal(o.cfg.cpus, 3);
 }
 
 static void test_run_short_options(void **state)
@@ -252,24 +341,24 @@ static void test_run_short_options(void **state)
 	(void)state;
 	assert_int_equal(parse(ARGV("-k", "vmlinuz", "-i", "initrd.img", "-c", "init=/bin/sh",
 				    "-p", "2", "-m", "256", "-v"), &o), 0);
-	assert_string_equal(o.kernel, "vmlinuz");
-	assert_string_equal(o.initrd, "initrd.img");
-	assert_string_equal(o.cmdline, "init=/bin/sh");
-	assert_int_equal(o.cpus, 2);
-	assert_int_equal(o.memory, 256 * MIB);
+	assert_string_equal(o.cfg.kernel, "vmlinuz");
+	assert_string_equal(o.cfg.initrd, "initrd.img");
+	assert_string_equal(o.cfg.cmdline, "init=/bin/sh");
+	assert_int_equal(o.cfg.cpus, 2);
+	assert_int_equal(o.cfg.memory, 256 * MIB);
 	assert_int_equal(o.verbosity, 1);
 
 	/* Values glued to the letter, grouped flags. */
 	assert_int_equal(parse(ARGV("-kvmlinuz", "-p3", "-m1G", "-vv", "-q"), &o), 0);
-	assert_string_equal(o.kernel, "vmlinuz");
-	assert_int_equal(o.cpus, 3);
-	assert_int_equal(o.memory, GIB);
+	assert_string_equal(o.cfg.kernel, "vmlinuz");
+	assert_int_equal(o.cfg.cpus, 3);
+	assert_int_equal(o.cfg.memory, GIB);
 	assert_int_equal(o.verbosity, -1);
 
 	/* A later option wins. */
 	assert_int_equal(parse(ARGV("-k", "a", "-k", "b", "-p", "2", "--cpus", "5"), &o), 0);
-	assert_string_equal(o.kernel, "b");
-	assert_int_equal(o.cpus, 5);
+	assert_string_equal(o.cfg.kernel, "b");
+	assert_int_equal(o.cfg.cpus, 5);
 }
 
 static void test_run_verbosity(void **state)
@@ -294,11 +383,11 @@ static void test_run_cpus(void **state)
 
 	(void)state;
 	assert_int_equal(parse(ARGV("-k", "x", "--cpus", "1"), &o), 0);
-	assert_int_equal(o.cpus, 1);
+	assert_int_equal(o.cfg.cpus, 1);
 	assert_int_equal(parse(ARGV("-k", "x", "--cpus", "255"), &o), 0);
-	assert_int_equal(o.cpus, OPT_CPUS_MAX);
+	assert_int_equal(o.cfg.cpus, VMCFG_CPUS_MAX);
 	assert_int_equal(parse(ARGV("-k", "x", "--cpus", "007"), &o), 0);
-	assert_int_equal(o.cpus, 7);
+	assert_int_equal(o.cfg.cpus, 7);
 
 	assert_parse_error(ARGV("-k", "x", "--cpus", "0"),
 			   "--cpus 0 is out of range: use 1 to 255");
@@ -322,13 +411,13 @@ static void test_run_memory(void **state)
 
 	(void)state;
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "32M"), &o), 0);
-	assert_int_equal(o.memory, OPT_MEMORY_MIN);
+	assert_int_equal(o.cfg.memory, VMCFG_MEMORY_MIN);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "32"), &o), 0);
-	assert_int_equal(o.memory, 32 * MIB);
+	assert_int_equal(o.cfg.memory, 32 * MIB);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "1T"), &o), 0);
-	assert_int_equal(o.memory, OPT_MEMORY_MAX);
+	assert_int_equal(o.cfg.memory, VMCFG_MEMORY_MAX);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "1024G"), &o), 0);
-	assert_int_equal(o.memory, TIB);
+	assert_int_equal(o.cfg.memory, TIB);
 
 	assert_parse_error(ARGV("-k", "x", "--memory", "31M"),
 			   "--memory 31M is too small: at least 32M");
@@ -357,15 +446,15 @@ static void test_run_memory_whole_pages(void **state)
 	(void)state;
 	/* Rounded down to a multiple of 4 KiB. */
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33562623B"), &o), 0);
-	assert_int_equal(o.memory, 32 * MIB + 4096);
+	assert_int_equal(o.cfg.memory, 32 * MIB + 4096);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "33554433B"), &o), 0);
-	assert_int_equal(o.memory, 32 * MIB);
+	assert_int_equal(o.cfg.memory, 32 * MIB);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "0.1G"), &o), 0);
-	assert_int_equal(o.memory, (GIB / 10) & ~0xfffULL);
-	assert_int_equal(o.memory % 4096, 0);
+	assert_int_equal(o.cfg.memory, (GIB / 10) & ~0xfffULL);
+	assert_int_equal(o.cfg.memory % 4096, 0);
 	assert_int_equal(parse(ARGV("-k", "x", "--memory", "100.3M"), &o), 0);
-	assert_int_equal(o.memory % 4096, 0);
-	assert_true(o.memory > 100 * MIB && o.memory <= 100 * MIB + 3 * MIB / 10);
+	assert_int_equal(o.cfg.memory % 4096, 0);
+	assert_true(o.cfg.memory > 100 * MIB && o.cfg.memory <= 100 * MIB + 3 * MIB / 10);
 }
 
 static void test_run_nested(void **state)
@@ -374,19 +463,19 @@ static void test_run_nested(void **state)
 
 	(void)state;
 	assert_int_equal(parse(ARGV("-k", "x"), &o), 0);
-	assert_false(o.nested);
-	assert_int_equal(o.max_depth, 0);
+	assert_false(o.cfg.nested);
+	assert_int_equal(o.cfg.max_depth, 0);
 	assert_int_equal(parse(ARGV("-k", "x", "--nested"), &o), 0);
-	assert_true(o.nested);
+	assert_true(o.cfg.nested);
 	assert_int_equal(parse(ARGV("-k", "x", "--expose-virtualization-extensions"), &o), 0);
-	assert_true(o.nested);
+	assert_true(o.cfg.nested);
 	assert_int_equal(parse(ARGV("-k", "x", "-n", "--max-depth", "3"), &o), 0);
-	assert_true(o.nested);
-	assert_int_equal(o.max_depth, 3);
+	assert_true(o.cfg.nested);
+	assert_int_equal(o.cfg.max_depth, 3);
 	assert_int_equal(parse(ARGV("-k", "x", "-d", "1"), &o), 0);
-	assert_int_equal(o.max_depth, 1);
+	assert_int_equal(o.cfg.max_depth, 1);
 	assert_int_equal(parse(ARGV("-k", "x", "--max-depth=64"), &o), 0);
-	assert_int_equal(o.max_depth, OPT_MAX_DEPTH_MAX);
+	assert_int_equal(o.cfg.max_depth, VMCFG_MAX_DEPTH_MAX);
 
 	assert_parse_error(ARGV("-k", "x", "--max-depth", "0"),
 			   "--max-depth 0 is out of range: use 1 to 64");
@@ -470,13 +559,13 @@ static void test_run_help(void **state)
 	(void)state;
 	assert_int_equal(parse(ARGV("--help"), &o), 0);
 	assert_true(o.help);
-	assert_null(o.kernel); /* no --kernel needed */
+	assert_null(o.cfg.kernel); /* no --kernel needed */
 	assert_int_equal(parse(ARGV("-h"), &o), 0);
 	assert_true(o.help);
 	/* Parsing stops at --help: a later bad option is not looked at. */
 	assert_int_equal(parse(ARGV("-k", "x", "-h", "--bogus", "extra"), &o), 0);
 	assert_true(o.help);
-	assert_string_equal(o.kernel, "x");
+	assert_string_equal(o.cfg.kernel, "x");
 	/* An error before it still counts. */
 	assert_parse_error(ARGV("--cpus", "0", "--help"), "--cpus 0 is out of range: use 1 to 255");
 
@@ -495,24 +584,24 @@ static void test_run_repeated_parsing(void **state)
 	assert_parse_error(ARGV("-vxq", "-k", "a"),
 			   "unknown option '-x' (see nestvm run --help)");
 	assert_int_equal(parse(ARGV("-k", "b", "-p", "2"), &o), 0);
-	assert_string_equal(o.kernel, "b");
-	assert_int_equal(o.cpus, 2);
+	assert_string_equal(o.cfg.kernel, "b");
+	assert_int_equal(o.cfg.cpus, 2);
 	assert_int_equal(o.verbosity, 0);
 
 	assert_int_equal(parse(ARGV("-hv", "-k", "c"), &o), 0);  /* stops inside "-hv" */
 	assert_true(o.help);
 	assert_int_equal(parse(ARGV("-q", "-k", "d", "-m", "64"), &o), 0);
 	assert_false(o.help);
-	assert_string_equal(o.kernel, "d");
+	assert_string_equal(o.cfg.kernel, "d");
 	assert_int_equal(o.verbosity, -1);
-	assert_int_equal(o.memory, 64 * MIB);
+	assert_int_equal(o.cfg.memory, 64 * MIB);
 
 	for (int i = 0; i < 3; i++) {
 		assert_parse_error(ARGV("-k", "x", "stray"),
 				   "unexpected argument 'stray' (see nestvm run --help)");
 		assert_int_equal(parse(ARGV("--kernel", "e"), &o), 0);
-		assert_string_equal(o.kernel, "e");
-		assert_int_equal(o.cpus, 1);
+		assert_string_equal(o.cfg.kernel, "e");
+		assert_int_equal(o.cfg.cpus, 1);
 	}
 }
 
@@ -524,9 +613,11 @@ static void test_run_error_buffer_truncated(void **state)
 	(void)state;
 	assert_int_equal(options_parse_run(3, ARGV("-k", "x"), &o, small, sizeof(small)), 0);
 	assert_string_equal(small, "");
+	options_free(&o);
 	assert_int_equal(options_parse_run(3, ARGV("--cpus", "0"), &o, small, sizeof(small)),
 			 -EINVAL);
 	assert_string_equal(small, "--cpus ");
+	options_free(&o);
 }
 
 int main(void)
@@ -553,7 +644,10 @@ int main(void)
 		cmocka_unit_test(test_run_help),
 		cmocka_unit_test(test_run_repeated_parsing),
 		cmocka_unit_test(test_run_error_buffer_truncated),
+		cmocka_unit_test(test_run_devices),
 	};
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	parse_free();
+	return r;
 }

@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include "registry/registry.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
 
 #define MIB (1ULL << 20)
 
@@ -71,52 +74,66 @@ static void reopen(struct fixture *f)
 		fail_msg("registry_open: %s", f->err);
 }
 
-/* A definition with every kind of child, so that a round trip checks them. */
-static void make_def(struct vm_def *d, const char *name)
+/* A definition with every kind of device, so that a round trip checks them. */
+static void make_def(struct vm_config *d, const char *name)
 {
-	memset(d, 0, sizeof(*d));
-	snprintf(d->name, sizeof(d->name), "%s", name);
-	snprintf(d->kernel, sizeof(d->kernel), "/boot/vmlinuz-%s", name);
-	snprintf(d->initrd, sizeof(d->initrd), "/boot/initrd-%s", name);
-	snprintf(d->cmdline, sizeof(d->cmdline), "console=ttyS0 quiet");
-	d->cpus = 2;
-	d->memory = 1024 * MIB;
-	d->nested = true;
-	d->max_depth = 3;
-	d->rng = true;
-	d->n_disks = 2;
-	snprintf(d->disks[0].path, sizeof(d->disks[0].path), "/var/img/%s-root.img", name);
-	snprintf(d->disks[1].path, sizeof(d->disks[1].path), "/var/img/%s-data.img", name);
-	d->disks[1].readonly = true;
-	d->n_nics = 2;
-	d->nics[0].backend = NET_BACKEND_USER;
-	memcpy(d->nics[0].mac, "\x02\x4e\x56\x00\x00\x01", 6);
-	d->nics[0].n_forwards = 2;
-	d->nics[0].forwards[0] = (struct net_forward){ 8080, 80 };
-	d->nics[0].forwards[1] = (struct net_forward){ 2222, 22 };
-	d->nics[0].n_allowed = 1;
-	memcpy(d->nics[0].allowed[0], "\x02\x00\x00\x00\x00\x07", 6);
-	d->nics[1].backend = NET_BACKEND_TAP;
-	snprintf(d->nics[1].tap_name, sizeof(d->nics[1].tap_name), "tap-%.8s", name);
-	memcpy(d->nics[1].mac, "\x02\x4e\x56\x00\x00\x02", 6);
-	d->nics[1].mac_spoofing = true;
+	char text[2048], err[256];
+	json_t *j;
+
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"%s\",\"kernel\":\"/boot/vmlinuz-%s\",\"initrd\":\"/boot/initrd-%s\","
+		 "\"cmdline\":\"console=ttyS0 quiet\",\"cpus\":2,\"memory_bytes\":%llu,"
+		 "\"nested\":true,\"max_depth\":3,\"rng\":true,"
+		 "\"disks\":[{\"path\":\"/var/img/%s-root.img\",\"readonly\":false},"
+		 "{\"path\":\"/var/img/%s-data.img\",\"readonly\":true}],"
+		 "\"nics\":[{\"backend\":\"user\",\"tap\":null,\"mac\":\"02:4e:56:00:00:01\","
+		 "\"mac_spoofing\":false,\"allowed_macs\":[\"02:00:00:00:00:07\"],"
+		 "\"forwards\":[{\"proto\":\"tcp\",\"host_port\":8080,\"guest_port\":80},"
+		 "{\"proto\":\"tcp\",\"host_port\":2222,\"guest_port\":22}]},"
+		 "{\"backend\":\"tap\",\"tap\":\"tap-%.8s\",\"mac\":\"02:4e:56:00:00:02\","
+		 "\"mac_spoofing\":true,\"allowed_macs\":[],\"forwards\":[]}]}",
+		 name, name, name, (unsigned long long)(1024 * MIB), name, name, name);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	vmconfig_free(d);   /* d is zeroed or a definition */
+	if (vmconfig_from_json(j, d, err, sizeof(err)))
+		fail_msg("make_def: %s", err);
+	json_decref(j);
+}
+
+/* Two configurations hold the same (their JSON is the same text). */
+static void assert_config_equal(const struct vm_config *a, const struct vm_config *b)
+{
+	json_t *ja = vmconfig_to_json(a), *jb = vmconfig_to_json(b);
+	char *ta = json_dumps(ja, JSON_COMPACT | JSON_SORT_KEYS);
+	char *tb = json_dumps(jb, JSON_COMPACT | JSON_SORT_KEYS);
+
+	assert_non_null(ta);
+	assert_non_null(tb);
+	assert_string_equal(ta, tb);
+	free(ta);
+	free(tb);
+	json_decref(ja);
+	json_decref(jb);
 }
 
 static void create(struct fixture *f, const char *name)
 {
-	struct vm_def d;
+	struct vm_config d = { 0 };
 
 	make_def(&d, name);
 	if (registry_create(f->r, &d, f->err, sizeof(f->err)))
 		fail_msg("registry_create(%s): %s", name, f->err);
+	vmconfig_free(&d);
 }
 
 static enum vm_state state_of(struct fixture *f, const char *name)
 {
-	struct vm_record rec;
+	struct vm_record rec = { 0 };
 
 	if (registry_get(f->r, name, &rec, f->err, sizeof(f->err)))
 		fail_msg("registry_get(%s): %s", name, f->err);
+	vm_record_free(&rec);
 	return rec.state;
 }
 
@@ -134,7 +151,8 @@ static long long raw_int(const char *db, const char *sql)
 	long long v = -12345;
 
 	assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(c, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(c));
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -235,11 +253,13 @@ static void test_open_creates_private_dir_and_wal_db(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(stat(f->db, &st), 0);
 	assert_string_equal(registry_dir(f->r), f->dir);
-	assert_int_equal(registry_schema_version(), 1);
+	/* 2: the definition is one JSON column (was a column or table a field). */
+	assert_int_equal(registry_schema_version(), 2);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), registry_schema_version());
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
-			 "AND name IN ('vms', 'vm_disks', 'vm_nics', 'vm_nic_forwards', "
-			 "'vm_nic_allowed_macs')"), 5);
+			 "AND name = 'vms'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+			 "AND name LIKE 'vm\\_%' ESCAPE '\\'"), 0);
 	assert_int_equal(sqlite3_open_v2(f->db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -253,8 +273,8 @@ static void test_open_creates_private_dir_and_wal_db(void **state)
 static void test_create_get_list(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_record rec, *all;
-	struct vm_def d;
+	struct vm_record rec = { 0 }, *all;
+	struct vm_config d = { 0 };
 	int64_t now = (int64_t)time(NULL);
 	size_t n;
 
@@ -263,7 +283,7 @@ static void test_create_get_list(void **state)
 	create(f, "cache");
 	make_def(&d, "web");
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), 0);
-	assert_memory_equal(&rec.def, &d, sizeof(d));
+	assert_config_equal(&rec.cfg, &d);
 	assert_int_equal(rec.state, VM_STATE_STOPPED);
 	assert_string_equal(rec.reason, "");
 	assert_int_equal(rec.pid, 0);
@@ -274,12 +294,14 @@ static void test_create_get_list(void **state)
 
 	assert_int_equal(registry_list(f->r, &all, &n, f->err, sizeof(f->err)), 0);
 	assert_int_equal(n, 3);
-	assert_string_equal(all[0].def.name, "cache");
-	assert_string_equal(all[1].def.name, "db");
-	assert_string_equal(all[2].def.name, "web");
+	assert_string_equal(all[0].name, "cache");
+	assert_string_equal(all[1].name, "db");
+	assert_string_equal(all[2].name, "web");
 	make_def(&d, "db");
-	assert_memory_equal(&all[1].def, &d, sizeof(d));
-	free(all);
+	assert_config_equal(&all[1].cfg, &d);
+	registry_list_free(all, n);
+	vm_record_free(&rec);
+	vmconfig_free(&d);
 }
 
 static void test_list_empty(void **state)
@@ -290,13 +312,13 @@ static void test_list_empty(void **state)
 
 	assert_int_equal(registry_list(f->r, &all, &n, f->err, sizeof(f->err)), 0);
 	assert_int_equal(n, 0);
-	free(all);
+	registry_list_free(all, n);
 }
 
 static void test_duplicate_name(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_def d;
+	struct vm_config d = { 0 };
 	struct vm_record *all;
 	size_t n;
 
@@ -307,23 +329,50 @@ static void test_duplicate_name(void **state)
 	assert_non_null(strstr(f->err, "'web' already exists"));
 	assert_int_equal(registry_list(f->r, &all, &n, f->err, sizeof(f->err)), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(all[0].def.cpus, 2);
-	free(all);
+	assert_int_equal(all[0].cfg.cpus, 2);
+	registry_list_free(all, n);
 	/* Nothing half-written by the refused one. */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_disks"), 2);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vms"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT config ->> '$.cpus' FROM vms"), 2);
+	vmconfig_free(&d);
 }
 
 static void test_bad_definitions_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_def d;
+	struct vm_config d = { 0 };
 
-	make_def(&d, "bad/name");
-	assert_int_equal(registry_create(f->r, &d, f->err, sizeof(f->err)), -EINVAL);
 	make_def(&d, "web");
-	d.cpus = 0;   /* the schema's CHECK, behind vmdef's checks */
+	assert_int_equal(vmconfig_set_string(&d.name, "bad/name"), 0);
 	assert_int_equal(registry_create(f->r, &d, f->err, sizeof(f->err)), -EINVAL);
-	assert_non_null(strstr(f->err, f->db));
+	assert_non_null(strstr(f->err, "bad/name"));
+	make_def(&d, "web");
+	d.cpus = 0;   /* vmconfig_check refuses it before SQL sees it */
+	assert_int_equal(registry_create(f->r, &d, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "vCPUs"));
+	free(d.name);
+	d.name = NULL;
+	d.cpus = 1;
+	assert_int_equal(registry_create(f->r, &d, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "needs a name"));
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vms"), 0);
+	/* Behind it, the schema's CHECKs: JSON, an object, its name the row's. */
+	{
+		static const char *const bad[] = {
+			"INSERT INTO vms (name, config, created, state_changed) "
+			"VALUES ('x', 'not json', 0, 0)",
+			"INSERT INTO vms (name, config, created, state_changed) "
+			"VALUES ('x', '[1]', 0, 0)",
+			"INSERT INTO vms (name, config, created, state_changed) "
+			"VALUES ('x', '{\"name\":\"y\"}', 0, 0)",
+		};
+		sqlite3 *c;
+
+		assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_not_equal(sqlite3_exec(c, bad[i], NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(c);
+	}
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vms"), 0);
 	/* The state column takes only the six states. */
 	create(f, "web");
@@ -336,13 +385,14 @@ static void test_bad_definitions_refused(void **state)
 						  NULL), SQLITE_OK);
 		sqlite3_close(c);
 	}
+	vmconfig_free(&d);
 }
 
 static void test_unknown_name(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_record rec;
-	struct vm_def d;
+	struct vm_record rec = { 0 };
+	struct vm_config d = { 0 };
 
 	create(f, "web");
 	make_def(&d, "nope");
@@ -357,13 +407,15 @@ static void test_unknown_name(void **state)
 	/* Names are bound, never pasted into SQL. */
 	assert_int_equal(registry_get(f->r, "x' OR '1'='1", &rec, f->err, sizeof(f->err)),
 			 -ENOENT);
+	vm_record_free(&rec);
+	vmconfig_free(&d);
 }
 
 static void test_update(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_record rec;
-	struct vm_def d;
+	struct vm_record rec = { 0 };
+	struct vm_config d = { 0 };
 
 	create(f, "web");
 	create(f, "db");
@@ -371,34 +423,45 @@ static void test_update(void **state)
 	d.cpus = 16;
 	d.memory = 4096 * MIB;
 	d.nested = false;
-	memset(d.initrd, 0, sizeof(d.initrd));
-	d.n_disks = 1;
-	d.disks[0].readonly = true;
-	memset(&d.disks[1], 0, sizeof(d.disks[1]));   /* what a read leaves in unused slots */
-	d.n_nics = 1;
-	memset(&d.nics[1], 0, sizeof(d.nics[1]));
-	d.nics[0].n_forwards = 1;
-	memset(&d.nics[0].forwards[1], 0, sizeof(d.nics[0].forwards[1]));
-	d.nics[0].n_allowed = 0;
-	memset(d.nics[0].allowed, 0, sizeof(d.nics[0].allowed));
+	free(d.initrd);
+	d.initrd = NULL;
+	/* One disk (read-only), one NIC with one forward and no allowed MAC,
+	 * no rng. */
+	json_decref(d.devices[1].cfg);
+	memmove(&d.devices[1], &d.devices[2], (d.n_devices - 2) * sizeof(d.devices[0]));
+	d.n_devices--;
+	json_object_set_new(d.devices[0].cfg, "readonly", json_true());
+	vmconfig_remove_class(&d, &virtio_rng_class);
+	json_decref(d.devices[2].cfg);
+	d.n_devices--;
+	json_array_remove(json_object_get(d.devices[1].cfg, "forwards"), 1);
+	json_array_clear(json_object_get(d.devices[1].cfg, "allowed_macs"));
+	assert_int_equal(vmconfig_check(&d, f->err, sizeof(f->err)), 0);
 	assert_int_equal(registry_update(f->r, &d, "vCPUs", f->err, sizeof(f->err)), 0);
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), 0);
-	assert_memory_equal(&rec.def, &d, sizeof(d));
-	/* Old children went; db's stayed. */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_disks"), 1 + 2);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_nics"), 1 + 2);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_nic_forwards"), 1 + 2);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_nic_allowed_macs"), 0 + 1);
+	assert_config_equal(&rec.cfg, &d);
+	assert_int_equal(vmconfig_count(&rec.cfg, &virtio_blk_class), 1);
+	assert_int_equal(vmconfig_count(&rec.cfg, &virtio_net_class), 1);
+	assert_int_equal(vmconfig_count(&rec.cfg, &virtio_rng_class), 0);
+	/* web's stored definition changed; db's stayed. */
+	assert_int_equal(raw_int(f->db, "SELECT json_array_length(config, '$.disks') FROM vms "
+			 "WHERE name = 'web'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT json_array_length(config, '$.nics[0].forwards') "
+			 "FROM vms WHERE name = 'web'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT json_array_length(config, '$.disks') FROM vms "
+			 "WHERE name = 'db'"), 2);
 	make_def(&d, "db");
 	assert_int_equal(registry_get(f->r, "db", &rec, f->err, sizeof(f->err)), 0);
-	assert_memory_equal(&rec.def, &d, sizeof(d));
+	assert_config_equal(&rec.cfg, &d);
+	vm_record_free(&rec);
+	vmconfig_free(&d);
 }
 
 static void test_update_refused_while_running(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_record rec;
-	struct vm_def d;
+	struct vm_record rec = { 0 };
+	struct vm_config d = { 0 };
 
 	create(f, "web");
 	apply(f, "web", VM_OP_START);
@@ -410,21 +473,23 @@ static void test_update_refused_while_running(void **state)
 	assert_string_equal(f->err, "cannot change nested virtualization of 'web' while it is "
 			    "running: stop it first (nestvm stop web)");
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), 0);
-	assert_true(rec.def.nested);
+	assert_true(rec.cfg.nested);
 	assert_int_equal(rec.state, VM_STATE_RUNNING);
 	/* After it crashed, it may change. */
 	apply(f, "web", VM_OP_FAILED);
 	assert_int_equal(registry_update(f->r, &d, "nested virtualization", f->err,
 					 sizeof(f->err)), 0);
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), 0);
-	assert_false(rec.def.nested);
+	assert_false(rec.cfg.nested);
 	assert_int_equal(rec.state, VM_STATE_CRASHED);
+	vm_record_free(&rec);
+	vmconfig_free(&d);
 }
 
 static void test_delete(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_record rec;
+	struct vm_record rec = { 0 };
 
 	create(f, "web");
 	create(f, "db");
@@ -433,14 +498,14 @@ static void test_delete(void **state)
 	assert_non_null(strstr(f->err, "cannot delete 'db' while it is starting"));
 	assert_int_equal(registry_delete(f->r, "web", f->err, sizeof(f->err)), 0);
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), -ENOENT);
-	/* Its children went with it (ON DELETE CASCADE); db's are left. */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_disks"), 2);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_nics"), 2);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_nic_forwards"), 2);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vm_nic_allowed_macs"), 1);
+	/* Its definition went with it (one row); db's is left. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vms"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT json_array_length(config, '$.disks') FROM vms "
+			 "WHERE name = 'db'"), 2);
 	assert_int_equal(registry_get(f->r, "db", &rec, f->err, sizeof(f->err)), 0);
 	/* The name is free again. */
 	create(f, "web");
+	vm_record_free(&rec);
 }
 
 /* ---- transitions ---- */
@@ -455,10 +520,23 @@ static const enum vm_op path_to[VM_STATE_COUNT][4] = {
 	[VM_STATE_CRASHED] = { VM_OP_START, VM_OP_FAILED, VM_OP_COUNT },
 };
 
+static void assert_record_equal(const struct vm_record *a, const struct vm_record *b)
+{
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->state, b->state);
+	assert_string_equal(a->reason, b->reason);
+	assert_int_equal(a->pid, b->pid);
+	assert_int_equal(a->created, b->created);
+	assert_int_equal(a->state_changed, b->state_changed);
+	assert_int_equal(a->started, b->started);
+	assert_int_equal(a->last_exit, b->last_exit);
+	assert_config_equal(&a->cfg, &b->cfg);
+}
+
 static void check_pair(struct fixture *f, enum vm_state s, enum vm_op op)
 {
 	struct vm_transition t = { .reason = "because", .pid = 4242, .last_exit = 7 };
-	struct vm_record before, after;
+	struct vm_record before = { 0 }, after = { 0 };
 	enum vm_state want, from = VM_STATE_COUNT;
 	char name[64], refusal[512];
 	int r;
@@ -475,7 +553,9 @@ static void check_pair(struct fixture *f, enum vm_state s, enum vm_op op)
 		if (r != -EPERM || strcmp(f->err, refusal) != 0)
 			fail_msg("%s: r=%d \"%s\", want -EPERM \"%s\"", name, r, f->err, refusal);
 		assert_int_equal(registry_get(f->r, name, &after, f->err, sizeof(f->err)), 0);
-		assert_memory_equal(&before, &after, sizeof(before));
+		assert_record_equal(&before, &after);
+		vm_record_free(&before);
+		vm_record_free(&after);
 		return;
 	}
 	if (r != 0)
@@ -484,12 +564,16 @@ static void check_pair(struct fixture *f, enum vm_state s, enum vm_op op)
 	r = registry_get(f->r, name, &after, f->err, sizeof(f->err));
 	if (op == VM_OP_DELETE) {
 		assert_int_equal(r, -ENOENT);
+		vm_record_free(&before);
+		vm_record_free(&after);
 		return;
 	}
 	assert_int_equal(r, 0);
 	assert_int_equal(after.state, want);
 	if (op == VM_OP_MODIFY || op == VM_OP_CONSOLE) {
-		assert_memory_equal(&before, &after, sizeof(before));   /* a check only */
+		assert_record_equal(&before, &after);   /* a check only */
+		vm_record_free(&before);
+		vm_record_free(&after);
 		return;
 	}
 	assert_string_equal(after.reason, "because");
@@ -500,6 +584,8 @@ static void check_pair(struct fixture *f, enum vm_state s, enum vm_op op)
 		assert_true(after.started >= before.created);
 	else
 		assert_int_equal(after.started, before.started);
+	vm_record_free(&before);
+	vm_record_free(&after);
 }
 
 static void test_every_transition(void **state)
@@ -515,7 +601,7 @@ static void test_transition_fields(void **state)
 {
 	struct fixture *f = *state;
 	struct vm_transition t = { .reason = "starting up", .pid = 1234, .last_exit = -1 };
-	struct vm_record rec;
+	struct vm_record rec = { 0 };
 	enum vm_state from;
 	char longreason[400];
 
@@ -556,6 +642,7 @@ static void test_transition_fields(void **state)
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), 0);
 	assert_int_equal(rec.last_exit, 0);
 	assert_int_equal(rec.pid, 0);
+	vm_record_free(&rec);
 }
 
 /* ---- persistence and schema ---- */
@@ -564,8 +651,8 @@ static void test_persists_across_reopen(void **state)
 {
 	struct fixture *f = *state;
 	struct vm_transition t = { .reason = "r", .pid = 77, .last_exit = -1 };
-	struct vm_record rec;
-	struct vm_def d;
+	struct vm_record rec = { 0 };
+	struct vm_config d = { 0 };
 
 	create(f, "web");
 	assert_int_equal(registry_transition(f->r, "web", VM_OP_START, &t, NULL, f->err,
@@ -573,7 +660,7 @@ static void test_persists_across_reopen(void **state)
 	reopen(f);
 	make_def(&d, "web");
 	assert_int_equal(registry_get(f->r, "web", &rec, f->err, sizeof(f->err)), 0);
-	assert_memory_equal(&rec.def, &d, sizeof(d));
+	assert_config_equal(&rec.cfg, &d);
 	assert_int_equal(rec.state, VM_STATE_STARTING);
 	assert_int_equal(rec.pid, 77);
 	/* Closed cleanly: the WAL was checkpointed into the database file. */
@@ -588,6 +675,8 @@ static void test_persists_across_reopen(void **state)
 	}
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM vms WHERE state = 'starting'"), 1);
 	reopen(f);
+	vm_record_free(&rec);
+	vmconfig_free(&d);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -606,7 +695,7 @@ static void test_newer_schema_refused(void **state)
 	assert_non_null(strstr(f->err, "99"));
 	/* Left as it was. */
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 99);
-	raw_exec(f->db, "PRAGMA user_version = 1");
+	raw_exec(f->db, "PRAGMA user_version = 2");
 	reopen(f);
 }
 
@@ -731,8 +820,8 @@ static void test_locked_database(void **state)
 {
 	struct fixture *f = *state;
 	struct timespec t0, t1;
-	struct vm_record rec;
-	struct vm_def d;
+	struct vm_record rec = { 0 };
+	struct vm_config d = { 0 };
 	sqlite3 *c;
 	double ms;
 
@@ -756,6 +845,8 @@ static void test_locked_database(void **state)
 	assert_int_equal(sqlite3_exec(c, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(c);
 	assert_int_equal(registry_create(f->r, &d, f->err, sizeof(f->err)), 0);
+	vm_record_free(&rec);
+	vmconfig_free(&d);
 }
 
 static char unwritable_dir[128];

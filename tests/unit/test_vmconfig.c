@@ -1,5 +1,6 @@
-/* Unit tests of src/registry/vmdef.c: names, definitions from run options
- * (relative paths made absolute), and JSON both ways with every check. */
+/* Unit tests of src/config/vmconfig.c: names, definitions from run options
+ * (relative paths made absolute), copies, device lists, and JSON both ways
+ * with every check (formerly test_vmdef.c, for struct vm_def). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "registry/vmdef.h"
+#include "cli/options.h"
+#include "config/vmconfig.h"
+#include "devices/table.h"
+#include "hw/serial.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
 
 #define MIB (1ULL << 20)
 
@@ -77,19 +84,46 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Parse a `run` command line (NULL-terminated words) into options. */
-static void parse(struct run_options *o, const char **words)
+/* What `nestvm create NAME` does with a `run` command line (NULL-terminated
+ * words): parse, name, make the paths absolute, check. */
+static int define(struct vm_config *d, const char *name, const char **words, char *err,
+		  size_t errlen)
 {
+	struct run_options o;
 	char *argv[64];
-	char err[256] = "";
-	int argc = 0;
+	int argc = 0, r;
 
 	argv[argc++] = (char *)"run";
 	while (*words)
 		argv[argc++] = (char *)*words++;
 	argv[argc] = NULL;
-	if (options_parse_run(argc, argv, o, err, sizeof(err)) != 0)
-		fail_msg("options_parse_run: %s", err);
+	err[0] = '\0';
+	r = options_parse_run(argc, argv, &o, err, errlen);
+	if (!r)
+		r = vmconfig_set_string(&o.cfg.name, name);
+	if (!r)
+		r = vmconfig_resolve_paths(&o.cfg, err, errlen);
+	if (!r)
+		r = vmconfig_check(&o.cfg, err, errlen);
+	*d = o.cfg;   /* d owns it now */
+	if (r)
+		vmconfig_free(d);
+	return r;
+}
+
+/* The i-th device of a class's configuration object. */
+static json_t *dev_cfg(const struct vm_config *d, const struct device_class *cls, unsigned int i)
+{
+	for (unsigned int k = 0; k < d->n_devices; k++)
+		if (d->devices[k].cls == cls && i-- == 0)
+			return d->devices[k].cfg;
+	return NULL;
+}
+
+static const char *dev_str(const struct vm_config *d, const struct device_class *cls,
+			   unsigned int i, const char *key)
+{
+	return json_string_value(json_object_get(dev_cfg(d, cls, i), key));
 }
 
 /* ---- names ---- */
@@ -103,20 +137,20 @@ static void test_names(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_int_equal(vmdef_check_name(good[i], err, sizeof(err)), 0);
+		assert_int_equal(vmconfig_check_name(good[i], err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		if (vmdef_check_name(bad[i], err, sizeof(err)) != -EINVAL)
+		if (vmconfig_check_name(bad[i], err, sizeof(err)) != -EINVAL)
 			fail_msg("name \"%s\" accepted", bad[i]);
 		assert_true(strlen(err) > 0);
 	}
-	assert_int_equal(vmdef_check_name(NULL, err, sizeof(err)), -EINVAL);
-	memset(name, 'a', VMDEF_NAME_MAX);
-	name[VMDEF_NAME_MAX] = '\0';
-	assert_int_equal(vmdef_check_name(name, err, sizeof(err)), 0);
-	name[VMDEF_NAME_MAX] = 'a';
-	name[VMDEF_NAME_MAX + 1] = '\0';
-	assert_int_equal(vmdef_check_name(name, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmconfig_check_name(NULL, err, sizeof(err)), -EINVAL);
+	memset(name, 'a', VMCFG_NAME_MAX);
+	name[VMCFG_NAME_MAX] = '\0';
+	assert_int_equal(vmconfig_check_name(name, err, sizeof(err)), 0);
+	name[VMCFG_NAME_MAX] = 'a';
+	name[VMCFG_NAME_MAX + 1] = '\0';
+	assert_int_equal(vmconfig_check_name(name, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "63"));
 }
 
@@ -129,60 +163,60 @@ static void test_from_options_makes_paths_absolute(void **state)
 				"--disk", "disk0.img", "--disk", "disk1.img,ro", "--cpus", "3",
 				"--memory", "1G", "--nested", "--max-depth", "2", "--rng",
 				"--cmdline", "console=ttyS0 quiet", NULL };
-	struct run_options o;
-	struct vm_def d;
+	struct vm_config d;
 	char err[256] = "", want[PATH_MAX + 32];
 
-	parse(&o, words);
-	assert_int_equal(vmdef_from_options(&d, "web", &o, err, sizeof(err)), 0);
+	if (define(&d, "web", words, err, sizeof(err)))
+		fail_msg("%s", err);
 	assert_string_equal(d.name, "web");
 	snprintf(want, sizeof(want), "%s/vmlinuz", f->real);
 	assert_string_equal(d.kernel, want);
 	snprintf(want, sizeof(want), "%s/initrd.gz", f->real);
 	assert_string_equal(d.initrd, want);
-	assert_int_equal(d.n_disks, 2);
+	assert_int_equal(vmconfig_count(&d, &virtio_blk_class), 2);
 	snprintf(want, sizeof(want), "%s/disk0.img", f->real);
-	assert_string_equal(d.disks[0].path, want);
-	assert_false(d.disks[0].readonly);
+	assert_string_equal(dev_str(&d, &virtio_blk_class, 0, "path"), want);
+	assert_false(json_is_true(json_object_get(dev_cfg(&d, &virtio_blk_class, 0), "readonly")));
 	snprintf(want, sizeof(want), "%s/disk1.img", f->real);
-	assert_string_equal(d.disks[1].path, want);
-	assert_true(d.disks[1].readonly);
+	assert_string_equal(dev_str(&d, &virtio_blk_class, 1, "path"), want);
+	assert_true(json_is_true(json_object_get(dev_cfg(&d, &virtio_blk_class, 1), "readonly")));
 	assert_int_equal(d.cpus, 3);
 	assert_int_equal(d.memory, 1024 * MIB);
 	assert_true(d.nested);
 	assert_int_equal(d.max_depth, 2);
-	assert_true(d.rng);
+	assert_int_equal(vmconfig_count(&d, &virtio_rng_class), 1);
 	assert_string_equal(d.cmdline, "console=ttyS0 quiet");
+	/* Table order: disks, then the rng, whatever the command line's. */
+	assert_int_equal(d.n_devices, 3);
+	assert_ptr_equal(d.devices[2].cls, &virtio_rng_class);
+	vmconfig_free(&d);
 }
 
 static void test_from_options_defaults(void **state)
 {
 	const char *words[] = { "-k", "vmlinuz", NULL };
-	struct run_options o;
-	struct vm_def d;
+	struct vm_config d;
 	char err[256] = "";
 
 	(void)state;
-	parse(&o, words);
-	assert_int_equal(vmdef_from_options(&d, "a", &o, err, sizeof(err)), 0);
-	assert_string_equal(d.initrd, "");
-	assert_string_equal(d.cmdline, OPT_CMDLINE_DEFAULT);
+	assert_int_equal(define(&d, "a", words, err, sizeof(err)), 0);
+	assert_null(d.initrd);
+	assert_string_equal(d.cmdline, VMCFG_CMDLINE_DEFAULT);
 	assert_int_equal(d.cpus, 1);
-	assert_int_equal(d.memory, OPT_MEMORY_DEFAULT);
+	assert_int_equal(d.memory, VMCFG_MEMORY_DEFAULT);
 	assert_false(d.nested);
 	assert_int_equal(d.max_depth, 0);
-	assert_int_equal(d.n_disks + d.n_nics, 0);
+	assert_int_equal(d.n_devices, 0);
+	vmconfig_free(&d);
 }
 
 static void from_options_err(const char **words, const char *name, int want, const char *needle)
 {
-	struct run_options o;
-	struct vm_def d;
+	struct vm_config d;
 	char err[512] = "";
 	int r;
 
-	parse(&o, words);
-	r = vmdef_from_options(&d, name, &o, err, sizeof(err));
+	r = define(&d, name, words, err, sizeof(err));
 	if (r != want || !strstr(err, needle))
 		fail_msg("%s: r=%d \"%s\", want %d and \"%s\"", words[1], r, err, want, needle);
 }
@@ -195,38 +229,107 @@ static void test_from_options_errors(void **state)
 	const char *missing_disk[] = { "-k", "vmlinuz", "--disk", "disk0.img", "--disk",
 				       "disk9.img,ro", NULL };
 	const char *ok[] = { "-k", "vmlinuz", NULL };
-	struct run_options o;
-	struct vm_def d;
-	char err[256], longcmd[VMDEF_CMDLINE_MAX + 8];
+	struct vm_config d;
+	char err[256], longcmd[VMCFG_CMDLINE_MAX + 8];
 
 	(void)state;
 	from_options_err(missing_kernel, "web", -ENOENT, "kernel nope/vmlinuz");
 	from_options_err(dir_kernel, "web", -EISDIR, "kernel subdir");
 	from_options_err(missing_initrd, "web", -ENOENT, "initrd initrd.xz");
-	from_options_err(missing_disk, "web", -ENOENT, "disk 2 disk9.img");
+	/* One message for create and set: "disk PATH" (was "disk 2 PATH"). */
+	from_options_err(missing_disk, "web", -ENOENT, "disk disk9.img");
 	from_options_err(ok, "bad/name", -EINVAL, "bad/name");
 
-	parse(&o, ok);
+	assert_int_equal(define(&d, "web", ok, err, sizeof(err)), 0);
 	memset(longcmd, 'x', sizeof(longcmd) - 1);
 	longcmd[sizeof(longcmd) - 1] = '\0';
-	o.cmdline = longcmd;
-	assert_int_equal(vmdef_from_options(&d, "web", &o, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmconfig_set_string(&d.cmdline, longcmd), 0);
+	assert_int_equal(vmconfig_check(&d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "command line"));
+	vmconfig_free(&d);
 
-	parse(&o, ok);
-	o.kernel = NULL;
-	assert_int_equal(vmdef_from_options(&d, "web", &o, err, sizeof(err)), -EINVAL);
+	assert_int_equal(define(&d, "web", ok, err, sizeof(err)), 0);
+	free(d.kernel);
+	d.kernel = NULL;
+	assert_int_equal(vmconfig_check(&d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "--kernel"));
+	vmconfig_free(&d);
 
-	parse(&o, ok);
-	o.cpus = 0;   /* options built by hand, not by the parser */
-	assert_int_equal(vmdef_from_options(&d, "web", &o, err, sizeof(err)), -EINVAL);
+	assert_int_equal(define(&d, "web", ok, err, sizeof(err)), 0);
+	d.cpus = 0;   /* built by hand, not by the parser */
+	assert_int_equal(vmconfig_check(&d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "vCPUs"));
+	d.cpus = 1;
+	d.memory = 16 * MIB;
+	assert_int_equal(vmconfig_check(&d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "memory 16 MiB is out of range"));
+	d.memory = 32 * MIB + 1;
+	assert_int_equal(vmconfig_check(&d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "4 KiB pages"));
+	d.memory = 32 * MIB;
+	d.max_depth = 65;
+	assert_int_equal(vmconfig_check(&d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "max_depth 65"));
+	vmconfig_free(&d);
+}
+
+/* ---- devices ---- */
+
+static void test_devices(void **state)
+{
+	struct vm_config c, copy;
+	char err[256];
+	json_t *disk;
+
+	(void)state;
+	vmconfig_init(&c);
+	assert_int_equal(vmconfig_set_string(&c.kernel, "/k"), 0);
+	/* Table order whatever the order of adding: disks, NICs, rng. */
+	assert_int_equal(vmconfig_add_device(&c, &virtio_rng_class, NULL, err, sizeof(err)), 0);
+	assert_int_equal(net_config_parse("user", &disk, err, sizeof(err)), 0);
+	net_config_default(disk, 0);
+	assert_int_equal(vmconfig_add_device(&c, &virtio_net_class, disk, err, sizeof(err)), 0);
+	for (int i = 0; i < 8; i++) {
+		disk = json_pack("{s:s, s:b}", "path", "/d", "readonly", i & 1);
+		assert_int_equal(vmconfig_add_device(&c, &virtio_blk_class, disk, err, sizeof(err)),
+				 0);
+	}
+	assert_int_equal(c.n_devices, 10);
+	assert_ptr_equal(c.devices[0].cls, &virtio_blk_class);
+	assert_ptr_equal(c.devices[8].cls, &virtio_net_class);
+	assert_ptr_equal(c.devices[9].cls, &virtio_rng_class);
+	assert_true(json_is_true(json_object_get(c.devices[1].cfg, "readonly")));
+	assert_int_equal(vmconfig_check(&c, err, sizeof(err)), 0);
+	/* max_count: a ninth disk, a second rng. */
+	disk = json_pack("{s:s}", "path", "/d");
+	assert_int_equal(vmconfig_add_device(&c, &virtio_blk_class, disk, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "at most 8"));
+	assert_int_equal(vmconfig_add_device(&c, &virtio_rng_class, NULL, err, sizeof(err)),
+			 -EINVAL);
+	/* Board devices are not a configuration's. */
+	assert_int_equal(vmconfig_add_device(&c, &serial_class, NULL, err, sizeof(err)), -EINVAL);
+	/* A deep copy: changing it leaves the original alone. */
+	assert_int_equal(vmconfig_copy(&copy, &c), 0);
+	json_object_set_new(copy.devices[0].cfg, "path", json_string("/other"));
+	assert_string_equal(json_string_value(json_object_get(c.devices[0].cfg, "path")), "/d");
+	assert_string_equal(copy.kernel, "/k");
+	assert_ptr_not_equal(copy.kernel, c.kernel);
+	vmconfig_remove_class(&copy, &virtio_blk_class);
+	assert_int_equal(copy.n_devices, 2);
+	assert_ptr_equal(copy.devices[0].cls, &virtio_net_class);
+	assert_int_equal(vmconfig_count(&c, &virtio_blk_class), 8);
+	/* A device's own check, named by its place. */
+	json_object_set_new(copy.devices[0].cfg, "mac", json_string("01:00:00:00:00:00"));
+	assert_int_equal(vmconfig_check(&copy, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "nics[0]: 01:00:00:00:00:00 is not a unicast MAC"));
+	vmconfig_free(&copy);
+	vmconfig_free(&c);
 }
 
 /* ---- JSON ---- */
 
-static void full_def(struct vm_def *d)
+static void full_def(struct vm_config *d)
 {
 	const char *words[] = { "-k", "vmlinuz", "-i", "initrd.gz", "--disk", "disk0.img,ro",
 				"-p", "4", "-m", "1.5G", "-n", "-d", "3", "-r", "-c", "quiet",
@@ -234,51 +337,70 @@ static void full_def(struct vm_def *d)
 				"tcp:2222:22", "--mac", "02:aa:bb:cc:dd:ee", "--allow-mac",
 				"02:00:00:00:00:01", "--nic", "tap:tap7", "--mac-spoofing", "on",
 				"--nic", "tap", NULL };
-	struct run_options o;
 	char err[256] = "";
 
-	parse(&o, words);
-	if (vmdef_from_options(d, "web", &o, err, sizeof(err)))
-		fail_msg("vmdef_from_options: %s", err);
+	if (define(d, "web", words, err, sizeof(err)))
+		fail_msg("define: %s", err);
 }
 
 static void test_json_round_trip(void **state)
 {
-	struct vm_def d, back, again;   /* o points into back: from_options needs another */
-	struct run_options o;
-	char err[256] = "", *text;
+	struct vm_config d, back;
+	char err[256] = "", *text, *text2;
 	json_t *j, *parsed;
 
 	(void)state;
 	full_def(&d);
-	j = vmdef_to_json(&d);
+	j = vmconfig_to_json(&d);
 	assert_non_null(j);
 	text = json_dumps(j, JSON_COMPACT);
 	parsed = json_loads(text, 0, NULL);
 	assert_non_null(parsed);
-	if (vmdef_from_json(parsed, &back, err, sizeof(err)))
-		fail_msg("vmdef_from_json: %s in %s", err, text);
-	assert_memory_equal(&d, &back, sizeof(d));
-
-	/* And back through run options. */
-	vmdef_to_options(&back, &o);
-	assert_string_equal(o.kernel, d.kernel);
-	assert_int_equal(o.n_nics, 3);
-	assert_int_equal(vmdef_from_options(&again, "web", &o, err, sizeof(err)), 0);
-	assert_memory_equal(&d, &again, sizeof(d));
+	if (vmconfig_from_json(parsed, &back, err, sizeof(err)))
+		fail_msg("vmconfig_from_json: %s in %s", err, text);
+	assert_string_equal(back.name, d.name);
+	assert_string_equal(back.kernel, d.kernel);
+	assert_string_equal(back.initrd, d.initrd);
+	assert_string_equal(back.cmdline, d.cmdline);
+	assert_int_equal(back.cpus, d.cpus);
+	assert_int_equal(back.memory, d.memory);
+	assert_int_equal(back.nested, d.nested);
+	assert_int_equal(back.max_depth, d.max_depth);
+	assert_int_equal(back.n_devices, d.n_devices);
+	for (unsigned int i = 0; i < d.n_devices; i++) {
+		assert_ptr_equal(back.devices[i].cls, d.devices[i].cls);
+		assert_true(back.devices[i].cfg == d.devices[i].cfg ||
+			    json_equal(back.devices[i].cfg, d.devices[i].cfg));
+	}
+	/* And the same text again. */
+	json_decref(j);
+	j = vmconfig_to_json(&back);
+	text2 = json_dumps(j, JSON_COMPACT);
+	assert_string_equal(text, text2);
 	free(text);
+	free(text2);
 	json_decref(j);
 	json_decref(parsed);
+	vmconfig_free(&d);
+	vmconfig_free(&back);
 }
 
 static void test_json_shape(void **state)
 {
-	struct vm_def d;
+	static const char *const keys[] = { "name", "kernel", "initrd", "cmdline", "cpus",
+					    "memory_bytes", "memory", "nested", "max_depth", "disks",
+					    "nics", "rng" };
+	struct vm_config d;
 	json_t *j, *nic;
 
 	(void)state;
 	full_def(&d);
-	j = vmdef_to_json(&d);
+	j = vmconfig_to_json(&d);
+	assert_int_equal(json_object_size(j), sizeof(keys) / sizeof(keys[0]));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!json_object_get(j, keys[i]))
+			fail_msg("no \"%s\"", keys[i]);
+	assert_true(json_is_true(json_object_get(j, "rng")));
 	assert_string_equal(json_string_value(json_object_get(j, "name")), "web");
 	assert_int_equal(json_integer_value(json_object_get(j, "memory_bytes")), 1536 * MIB);
 	assert_string_equal(json_string_value(json_object_get(j, "memory")), "1.5 GiB");
@@ -288,27 +410,37 @@ static void test_json_shape(void **state)
 	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(j, "disks"), 0),
 						  "readonly")));
 	nic = json_array_get(json_object_get(j, "nics"), 0);
+	assert_int_equal(json_object_size(nic), 6);
 	assert_string_equal(json_string_value(json_object_get(nic, "backend")), "user");
 	assert_true(json_is_null(json_object_get(nic, "tap")));
+	assert_false(json_is_true(json_object_get(nic, "mac_spoofing")));
 	assert_string_equal(json_string_value(json_object_get(nic, "mac")), "02:aa:bb:cc:dd:ee");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+		json_object_get(nic, "forwards"), 1), "proto")), "tcp");
 	assert_int_equal(json_integer_value(json_object_get(
 		json_array_get(json_object_get(nic, "forwards"), 1), "host_port")), 2222);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(nic, "allowed_macs"),
 							     0)), "02:00:00:00:00:01");
 	nic = json_array_get(json_object_get(j, "nics"), 1);
 	assert_string_equal(json_string_value(json_object_get(nic, "tap")), "tap7");
+	assert_string_equal(json_string_value(json_object_get(nic, "mac")), "02:4e:56:00:00:02");
 	assert_true(json_is_true(json_object_get(nic, "mac_spoofing")));
 	nic = json_array_get(json_object_get(j, "nics"), 2);
 	assert_true(json_is_null(json_object_get(nic, "tap")));
+	assert_string_equal(json_string_value(json_object_get(nic, "backend")), "tap");
 	json_decref(j);
 
-	/* No initrd and no depth limit are nulls. */
-	d.initrd[0] = '\0';
+	/* No initrd, no depth limit, no rng: nulls and false. */
+	free(d.initrd);
+	d.initrd = NULL;
 	d.max_depth = 0;
-	j = vmdef_to_json(&d);
+	vmconfig_remove_class(&d, &virtio_rng_class);
+	j = vmconfig_to_json(&d);
 	assert_true(json_is_null(json_object_get(j, "initrd")));
 	assert_true(json_is_null(json_object_get(j, "max_depth")));
+	assert_true(json_is_false(json_object_get(j, "rng")));
 	json_decref(j);
+	vmconfig_free(&d);
 }
 
 static void test_json_minimal_and_human_memory(void **state)
@@ -316,19 +448,20 @@ static void test_json_minimal_and_human_memory(void **state)
 	const char *text = "{\"name\":\"db\",\"kernel\":\"/boot/vmlinuz\",\"cpus\":2,"
 			   "\"memory\":\"2G\",\"max_depth\":null,\"initrd\":null}";
 	json_t *j = json_loads(text, 0, NULL);
-	struct vm_def d;
+	struct vm_config d;
 	char err[256] = "";
 
 	(void)state;
-	if (vmdef_from_json(j, &d, err, sizeof(err)))
+	if (vmconfig_from_json(j, &d, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(d.memory, 2048 * MIB);
-	assert_string_equal(d.cmdline, OPT_CMDLINE_DEFAULT);
-	assert_string_equal(d.initrd, "");
+	assert_string_equal(d.cmdline, VMCFG_CMDLINE_DEFAULT);
+	assert_null(d.initrd);
 	assert_int_equal(d.max_depth, 0);
 	assert_false(d.nested);
-	assert_int_equal(d.n_disks + d.n_nics, 0);
+	assert_int_equal(d.n_devices, 0);
 	json_decref(j);
+	vmconfig_free(&d);
 }
 
 /* Each case edits a valid definition with a JSON merge ("null" in `set`
@@ -402,17 +535,25 @@ static const struct {
 	{ "{\"nics\":[{\"backend\":\"tap\",\"mac\":\"02:00:00:00:00:01\","
 	  "\"tap\":\"a-very-long-tap-name\"}]}", NULL, "\"tap\" is too long" },
 	{ "{\"nics\":[{\"mac\":\"02:00:00:00:00:01\",\"vlan\":3}]}", NULL, "unknown field \"vlan\"" },
+	{ "{\"nics\":[7]}", NULL, "nics[0] must be an object" },
+	{ "{\"nics\":[{\"mac\":\"02:00:00:00:00:01\",\"forwards\":[3]}]}", NULL,
+	  "nics[0]: forwards[0] must be an object" },
+	{ "{\"disks\":[{\"path\":\"\"}]}", NULL, "disks[0]: \"path\" is empty" },
+	{ "{\"rng\":[]}", NULL, "\"rng\" must be true or false" },
+	{ "{\"serial\":true}", NULL, "unknown field \"serial\"" },
+	{ "{\"name\":null}", NULL, "\"name\" is required" },
 };
 
 static void test_json_errors(void **state)
 {
-	struct vm_def d;
+	struct vm_config d;
 	json_t *good;
 	char err[256];
 
 	(void)state;
 	full_def(&d);
-	good = vmdef_to_json(&d);
+	good = vmconfig_to_json(&d);
+	vmconfig_free(&d);
 	for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
 		json_t *j = json_deep_copy(good);
 		int r;
@@ -428,20 +569,43 @@ static void test_json_errors(void **state)
 			json_object_del(j, bad_json[i].remove);
 		err[0] = '\0';
 		memset(&d, 0x5a, sizeof(d));
-		r = vmdef_from_json(j, &d, err, sizeof(err));
+		r = vmconfig_from_json(j, &d, err, sizeof(err));
 		if (r != -EINVAL || !strstr(err, bad_json[i].needle))
 			fail_msg("case %zu (%s): r=%d \"%s\", want -EINVAL and \"%s\"", i,
 				 bad_json[i].set ? bad_json[i].set : bad_json[i].remove, r, err,
 				 bad_json[i].needle);
-		assert_int_equal(d.n_disks + d.n_nics + d.cpus, 0);  /* nothing half-filled */
+		/* nothing half-filled */
+		assert_int_equal(d.n_devices + d.cpus, 0);
+		assert_null(d.name);
+		assert_null(d.kernel);
 		json_decref(j);
 	}
-	assert_int_equal(vmdef_from_json(json_array_get(good, 0), &d, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmconfig_from_json(json_array_get(good, 0), &d, err, sizeof(err)), -EINVAL);
 	json_decref(good);
 	good = json_array();
-	assert_int_equal(vmdef_from_json(good, &d, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmconfig_from_json(good, &d, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "JSON object"));
 	json_decref(good);
+}
+
+static void test_sizes(void **state)
+{
+	uint64_t b = 0;
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(vmconfig_parse_size("1.5G", &b), 0);
+	assert_int_equal(b, 1536 * MIB);
+	assert_int_equal(vmconfig_parse_size("512", &b), 0);
+	assert_int_equal(b, 512 * MIB);
+	assert_int_equal(vmconfig_parse_size("2GiB", &b), 0);
+	assert_int_equal(b, 2048 * MIB);
+	assert_int_equal(vmconfig_parse_size("lots", &b), -EINVAL);
+	assert_int_equal(vmconfig_parse_size("99999999999999999999", &b), -ERANGE);
+	vmconfig_format_size(1536 * MIB, buf, sizeof(buf));
+	assert_string_equal(buf, "1.5 GiB");
+	vmconfig_format_size(256 * MIB, buf, sizeof(buf));
+	assert_string_equal(buf, "256 MiB");
 }
 
 int main(void)
@@ -452,10 +616,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_from_options_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_from_options_errors, setup, teardown),
+		cmocka_unit_test(test_devices),
 		cmocka_unit_test_setup_teardown(test_json_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_shape, setup, teardown),
 		cmocka_unit_test(test_json_minimal_and_human_memory),
 		cmocka_unit_test_setup_teardown(test_json_errors, setup, teardown),
+		cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
