@@ -29,9 +29,4 @@ int cmd_check_vm(int argc, char **argv);
 /* The background process of a started VM (cmd_vmproc.c; run by start). */
 int cmd_vmproc(int argc, char **argv);
 
-/* Read a whole regular file of at most `max` bytes. Returns 0, or -errno
- * with a message naming `what` and `path` in err. */
-int cli_load_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
-		  size_t *len, char *err, size_t errlen);
-
 #endif

@@ -9,7 +9,8 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "machine/exit_status.h"
+#include "machine/load.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 
@@ -54,7 +55,7 @@ static int run_load_inputs(struct runner *c, char *err, size_t errlen)
 		snprintf(err, errlen, "--memory %s is more than this host's RAM (%s)", sz, ram);
 		return -EINVAL;
 	}
-	r = cli_load_file("kernel", c->cfg.kernel, KERNEL_MAX_BYTES, &c->kernel,
+	r = machine_load_file("kernel", c->cfg.kernel, KERNEL_MAX_BYTES, &c->kernel,
 			  &c->kernel_len, err, errlen);
 	if (r)
 		return r;
@@ -66,7 +67,7 @@ static int run_load_inputs(struct runner *c, char *err, size_t errlen)
 		}
 	}
 	if (c->cfg.initrd) {
-		r = cli_load_file("initrd", c->cfg.initrd, c->cfg.memory, &c->initrd,
+		r = machine_load_file("initrd", c->cfg.initrd, c->cfg.memory, &c->initrd,
 				  &c->initrd_len, err, errlen);
 		if (r == -EFBIG) {
 			vmconfig_format_size(c->cfg.memory, sz, sizeof(sz));

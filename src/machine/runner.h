@@ -17,7 +17,7 @@
 #include "machine/console.h"
 #include "vmm/vm.h"
 #include "x86/boot.h"
-#include "x86/platform.h"
+#include "machine/platform.h"
 
 struct runner;
 

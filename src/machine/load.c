@@ -1,4 +1,4 @@
-#include "cli/commands.h"
+#include "machine/load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_load_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
-		  size_t *len, char *err, size_t errlen)
+int machine_load_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
+		      size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *p;

@@ -1,8 +1,8 @@
 /* The PC board nestvm emulates: COM1, an i8042 (for resets), ACPI fixed
  * hardware, PCI configuration space; the in-kernel irqchip and PIT come
  * from KVM. platform_boot() loads the kernel and sets up every vCPU. */
-#ifndef NESTVM_X86_PLATFORM_H
-#define NESTVM_X86_PLATFORM_H
+#ifndef NESTVM_MACHINE_PLATFORM_H
+#define NESTVM_MACHINE_PLATFORM_H
 
 #include <stddef.h>
 

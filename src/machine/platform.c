@@ -1,4 +1,4 @@
-#include "x86/platform.h"
+#include "machine/platform.h"
 
 #include <errno.h>
 #include <stdio.h>
