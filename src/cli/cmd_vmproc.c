@@ -31,6 +31,7 @@
 #include "registry/registry.h"
 #include "vmm/console_sock.h"
 #include "vmm/log.h"
+#include "x86/state_roundtrip.h"
 
 #define VMPROC_NESTED_SAMPLE_MS 200
 
@@ -291,6 +292,33 @@ static int vmproc_api_action(void *opaque, enum api_action a, char *err, size_t 
 	return status;
 }
 
+/* POST /v1/vm/actions {"action": "state-roundtrip"}: a running or paused
+ * VM's vCPU and VM state read, loaded back and compared in place. */
+static int vmproc_api_action_data(void *opaque, enum api_action a, json_t **out, char *err,
+				  size_t errlen)
+{
+	struct vmproc *p = opaque;
+	int status = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (a != API_ACTION_STATE_ROUNDTRIP) {
+		snprintf(err, errlen, "no data for this action");
+		status = 500;
+	} else if (!p->live) {
+		snprintf(err, errlen, "the VM is between boots: try again");
+		status = 409;
+	} else if (p->state != VM_STATE_RUNNING && p->state != VM_STATE_PAUSED) {
+		snprintf(err, errlen, "the VM is %s", vm_state_name(p->state));
+		status = 409;
+	} else {
+		*out = x86_state_roundtrip_json(&p->live->vm, err, errlen);
+		status = *out ? 0 : 500;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return status;
+}
+
 /* ---- runner hooks (main thread) ---- */
 
 static int vmproc_on_devices(struct runner *r, void *opaque, char *err, size_t errlen)
@@ -440,7 +468,7 @@ static int vmproc_setup(struct vmproc *p, char *err, size_t errlen)
 {
 	static const struct api_ops ops_template = {
 		.describe = vmproc_api_describe, .nested = vmproc_api_nested,
-		.action = vmproc_api_action,
+		.action = vmproc_api_action, .action_data = vmproc_api_action_data,
 	};
 	struct api_ops ops = ops_template;
 	int r;
