@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#define X86_MSR_HV_VP_RUNTIME     0x40000010u
 #define X86_MSR_HV_TIME_REF_COUNT 0x40000020u
 #define X86_APIC_TMCCT            0x390u
 
@@ -467,7 +468,8 @@ int x86_vcpu_state_set(int fd, const struct x86_cpu_caps *c, const struct x86_vc
 
 bool x86_msr_moves(uint32_t index)
 {
-	return index == X86_MSR_TSC || index == X86_MSR_HV_TIME_REF_COUNT;
+	return index == X86_MSR_TSC || index == X86_MSR_HV_VP_RUNTIME ||
+	       index == X86_MSR_HV_TIME_REF_COUNT;
 }
 
 /* The first differing byte of [a, a+n) and [b, b+n), or -1. */

@@ -124,7 +124,8 @@ int x86_vcpu_state_set(int vcpu_fd, const struct x86_cpu_caps *caps,
 		       size_t errlen);
 
 /* Compare two states of one vCPU byte for byte, except what moves while
- * the vCPU is out of KVM_RUN: the TSC and Hyper-V's reference counter
+ * the vCPU is out of KVM_RUN: the TSC, Hyper-V's VP runtime (0x40000010:
+ * the vCPU thread's CPU time, which runs these ioctls) and reference counter
  * (0x40000020) MSRs (time), and the LAPIC's current timer count (TMCCT,
  * 0x390: KVM computes it from the time when read). With caps->amd, of
  * IA32_SYSENTER_ESP and _EIP (0x175, 0x176) only the low 32 bits: on AMD

@@ -252,6 +252,8 @@ static void test_compare(void **state)
 	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, full);
 	assert_true(x86_msr_moves(X86_MSR_TSC));
+	assert_true(x86_msr_moves(0x40000010));
+	assert_true(x86_msr_moves(0x40000020));
 	assert_false(x86_msr_moves(0xc0000080));
 
 	b->msrs[1].data = 0x501;
