@@ -28,6 +28,7 @@ static void main_usage(FILE *out)
 	      "  pause      stop its vCPUs\n"
 	      "  resume     run them again\n"
 	      "  console    attach to its serial console (Ctrl-] detaches)\n"
+	      "  debug      checks of a running VM's internals: state-roundtrip NAME\n"
 	      "\n"
 	      "This machine:\n"
 	      "  info       where this machine stands for nesting: level, CPU, KVM (--json)\n"
@@ -48,6 +49,7 @@ static const struct main_cmd main_cmds[] = {
 	{ "delete", cmd_delete },   { "start", cmd_start },     { "stop", cmd_stop },
 	{ "kill", cmd_kill },       { "pause", cmd_pause },     { "resume", cmd_resume },
 	{ "console", cmd_console }, { "vm-process", cmd_vmproc },
+	{ "debug", cmd_debug },
 };
 
 /* `check` alone is the host's readiness; `check NAME` a VM's. */

@@ -8,6 +8,7 @@ static const char *const api_action_names[API_ACTION_COUNT] = {
 	[API_ACTION_RESUME] = "resume",
 	[API_ACTION_SHUTDOWN] = "shutdown",
 	[API_ACTION_POWEROFF] = "poweroff",
+	[API_ACTION_STATE_ROUNDTRIP] = "state-roundtrip",
 };
 
 const char *api_action_name(enum api_action a)
@@ -28,4 +29,9 @@ int api_action_parse(const char *s, enum api_action *a)
 		}
 	}
 	return -EINVAL;
+}
+
+int api_action_has_data(enum api_action a)
+{
+	return a == API_ACTION_STATE_ROUNDTRIP;
 }

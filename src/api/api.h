@@ -5,7 +5,8 @@
  *
  *   GET  /v1/vm           the VM as its process sees it (api_ops.describe)
  *   GET  /v1/vm/nested    live nested-virtualization status (api_ops.nested)
- *   POST /v1/vm/actions   {"action": "pause"|"resume"|"shutdown"|"poweroff"}
+ *   POST /v1/vm/actions   {"action": "pause"|"resume"|"shutdown"|"poweroff"
+ *                          |"state-roundtrip"}
  *
  * Like Firecracker's API thread, the server only parses requests and calls
  * api_ops; it never touches the VM itself. Every error is a JSON body
@@ -27,6 +28,8 @@ enum api_action {
 	API_ACTION_RESUME,        /* run them again */
 	API_ACTION_SHUTDOWN,      /* press the ACPI power button: the guest shuts down */
 	API_ACTION_POWEROFF,      /* end the VM now, like pulling the plug */
+	API_ACTION_STATE_ROUNDTRIP, /* check: every vCPU's and the VM's state read, loaded back,
+				     * read again, compared (answers with data: action_data) */
 	API_ACTION_COUNT
 };
 
@@ -45,7 +48,16 @@ struct api_ops {
 	/* POST /v1/vm/actions: 0 (200 with {"action", "state"} from describe's
 	 * "state"), or an HTTP status (409, 500) with a message in err. */
 	int (*action)(void *opaque, enum api_action a, char *err, size_t errlen);
+	/* POST /v1/vm/actions for an action that answers with data
+	 * (api_action_has_data): 0 with *out a new JSON object, whose members
+	 * join the reply's {"action", "state"}; or an HTTP status with err.
+	 * NULL: those actions answer 500. */
+	int (*action_data)(void *opaque, enum api_action a, json_t **out, char *err,
+			   size_t errlen);
 };
+
+/* Does this action answer through api_ops.action_data? */
+int api_action_has_data(enum api_action a);
 
 struct api_server;
 

@@ -274,6 +274,32 @@ static json_t *api_action_result(struct api_server *s, enum api_action a)
 	return out;
 }
 
+/* An action that answers with data: its members join {"action", "state"}. */
+static enum MHD_Result api_route_data_action(struct api_server *s, struct MHD_Connection *c,
+					     enum api_action a)
+{
+	json_t *data = NULL, *out;
+	char err[512] = "";
+	int r;
+
+	if (!s->ops.action_data)
+		return api_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+				       "%s: not available", api_action_name(a));
+	r = s->ops.action_data(s->ops.opaque, a, &data, err, sizeof(err));
+	if (r == 0 && data) {
+		out = api_action_result(s, a);
+		if (out)
+			json_object_update_missing(out, data);
+		json_decref(data);
+		return api_reply(c, MHD_HTTP_OK, out, NULL);
+	}
+	json_decref(data);
+	if (r < 400 || r > 599)
+		r = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	return api_reply_error(c, (unsigned int)r, NULL, "%s: %s", api_action_name(a),
+			       err[0] ? err : "failed");
+}
+
 static enum MHD_Result api_route_actions(struct api_server *s, struct MHD_Connection *c,
 					 struct api_req *req)
 {
@@ -284,6 +310,8 @@ static enum MHD_Result api_route_actions(struct api_server *s, struct MHD_Connec
 
 	if (api_action_body(c, req, &a, &ret) < 0)
 		return ret;
+	if (api_action_has_data(a))
+		return api_route_data_action(s, c, a);
 	if (!s->ops.action)
 		return api_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 				       "actions are not available");

@@ -38,6 +38,7 @@ enum vmproc_action_kind {
 	VMPROC_ACT_RESUME,
 	VMPROC_ACT_SHUTDOWN,       /* the ACPI power button */
 	VMPROC_ACT_POWEROFF,       /* end the VM now */
+	VMPROC_ACT_STATE_ROUNDTRIP,/* every vCPU's and the VM's state read, loaded back, compared */
 	VMPROC_ACT_COUNT
 };
 
@@ -45,7 +46,7 @@ struct vmproc_action {
 	enum vmproc_action_kind kind;
 	/* The result, set by the main thread. */
 	int status;                /* 0, or an HTTP status (409, 500) */
-	json_t *reply;             /* DESCRIBE / NESTED: a new reference, or NULL */
+	json_t *reply;             /* DESCRIBE / NESTED / STATE_ROUNDTRIP: a new reference, or NULL */
 	char err[ACTION_ERR_MAX];  /* the message when status != 0 or reply is NULL */
 	/* The queue's (under its lock). */
 	bool taken, done;

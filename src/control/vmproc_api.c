@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "x86/state_roundtrip.h"
 
 #define VMPROC_NESTED_SAMPLE_MS 200
 
@@ -198,6 +199,15 @@ static void vmproc_do(struct vmproc *p, struct vmproc_action *a)
 	case VMPROC_ACT_SHUTDOWN:
 		a->status = vmproc_do_shutdown(p, a->err, sizeof(a->err));
 		break;
+	case VMPROC_ACT_STATE_ROUNDTRIP:
+		if (p->state != VM_STATE_RUNNING && p->state != VM_STATE_PAUSED) {
+			snprintf(a->err, sizeof(a->err), "the VM is %s", vm_state_name(p->state));
+			a->status = 409;
+			break;
+		}
+		a->reply = x86_state_roundtrip_json(&p->live->vm, a->err, sizeof(a->err));
+		a->status = a->reply ? 0 : 500;
+		break;
 	case VMPROC_ACT_POWEROFF:
 	default:
 		p->stop_requested = true;
@@ -277,7 +287,7 @@ static int vmproc_api_action(void *opaque, enum api_action act, char *err, size_
 	struct vmproc_action a = { .kind = VMPROC_ACT_POWEROFF };
 	int r;
 
-	if ((unsigned int)act >= API_ACTION_COUNT) {
+	if ((unsigned int)act >= API_ACTION_COUNT || api_action_has_data(act)) {
 		snprintf(err, errlen, "unknown action");
 		return 400;
 	}
@@ -289,6 +299,31 @@ static int vmproc_api_action(void *opaque, enum api_action act, char *err, size_
 	return r == -ECANCELED ? 409 : r ? 500 : a.status;
 }
 
+/* POST /v1/vm/actions {"action": "state-roundtrip"}: a running or paused
+ * VM's vCPU and VM state read, loaded back and compared in place, on the
+ * main thread (which asks each vCPU's own thread for its part). */
+static int vmproc_api_action_data(void *opaque, enum api_action act, json_t **out, char *err,
+				  size_t errlen)
+{
+	struct vmproc *p = opaque;
+	struct vmproc_action a = { .kind = VMPROC_ACT_STATE_ROUNDTRIP };
+	int r;
+
+	*out = NULL;
+	if (act != API_ACTION_STATE_ROUNDTRIP) {
+		snprintf(err, errlen, "no data for this action");
+		return 500;
+	}
+	r = vmproc_submit(p, &a);
+	if (r == 0 && a.status == 0 && a.reply) {
+		*out = a.reply;
+		return 0;
+	}
+	json_decref(a.reply);
+	snprintf(err, errlen, "%s", a.err);
+	return r == -ECANCELED ? 409 : r ? 500 : a.status ? a.status : 500;
+}
+
 void vmproc_api_ops(struct vmproc *p, struct api_ops *ops)
 {
 	memset(ops, 0, sizeof(*ops));
@@ -296,4 +331,5 @@ void vmproc_api_ops(struct vmproc *p, struct api_ops *ops)
 	ops->describe = vmproc_api_describe;
 	ops->nested = vmproc_api_nested;
 	ops->action = vmproc_api_action;
+	ops->action_data = vmproc_api_action_data;
 }

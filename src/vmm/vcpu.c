@@ -1,10 +1,11 @@
 /* The vCPU thread: KVM_RUN and one switch over the exit reason; between
- * two KVM_RUNs, the requests of other threads (park while paused, sample
- * the nested state): see docs/design.md, "Pause and requests". */
+ * two KVM_RUNs, the requests of other threads (park while paused, run a
+ * function posted by vm_vcpu_call_all): see docs/design.md, "Pause and requests". */
 #include "vmm/vm.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -163,58 +164,63 @@ void vcpu_stats_open(struct vcpu *v)
 }
 
 /* Read the vCPU's nested state with its own thread (the ioctls take the
- * vCPU mutex that KVM_RUN holds). Called without ctl_lock. */
-static void vcpu_sample_nested(struct vcpu *v, struct vcpu_sample *s)
+ * vCPU mutex that KVM_RUN holds); a vcpu_call_fn, run without ctl_lock.
+ * The answer goes to ((struct vcpu_nested_status *)opaque)[v->index]. */
+int vcpu_sample_nested(struct vcpu *v, void *opaque, char *err, size_t errlen)
 {
+	struct vcpu_nested_status *st = (struct vcpu_nested_status *)opaque + v->index;
 	struct kvm_nested_state *ns = v->nested_buf;
 	struct kvm_sregs sregs;
 
-	memset(s, 0, sizeof(*s));
-	s->st.nested_runs = UINT64_MAX;
-	s->st.nested_state_supported = v->vm->nested_state_size > 0;
+	memset(st, 0, sizeof(*st));
+	st->nested_runs = UINT64_MAX;
+	st->guest_mode_stat = -1;
+	st->nested_state_supported = v->vm->nested_state_size > 0;
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
-		s->error = errno;
-		s->what = "KVM_GET_SREGS";
-		return;
+		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
+		return -EIO;
 	}
-	s->st.efer = sregs.efer;
+	st->efer = sregs.efer;
 	/* Without nested state (or on SVM) EFER.SVME is the answer; an Intel
 	 * guest never sets it. */
-	s->st.virt_enabled = (sregs.efer & VCPU_EFER_SVME) != 0;
+	st->virt_enabled = (sregs.efer & VCPU_EFER_SVME) != 0;
 	if (ns) {
 		memset(ns, 0, sizeof(*ns));
 		ns->size = (uint32_t)v->vm->nested_state_size;
 		if (ioctl(v->fd, KVM_GET_NESTED_STATE, ns) < 0) {
-			s->error = errno;
-			s->what = "KVM_GET_NESTED_STATE";
-			return;
+			snprintf(err, errlen, "KVM_GET_NESTED_STATE: %s", strerror(errno));
+			return -EIO;
 		}
-		s->st.format = ns->format;
-		s->st.guest_mode = (ns->flags & KVM_STATE_NESTED_GUEST_MODE) != 0;
+		st->format = ns->format;
+		st->guest_mode = (ns->flags & KVM_STATE_NESTED_GUEST_MODE) != 0;
 		if (ns->format == KVM_STATE_NESTED_FORMAT_VMX)
-			s->st.virt_enabled = ns->hdr.vmx.vmxon_pa != -1ull;
+			st->virt_enabled = ns->hdr.vmx.vmxon_pa != -1ull;
 		/* In guest mode the registers are the nested guest's (its EFER
 		 * need not have SVME); our guest did VMRUN/VMLAUNCH, so it has
 		 * virtualization on. */
-		if (s->st.guest_mode)
-			s->st.virt_enabled = true;
+		if (st->guest_mode)
+			st->virt_enabled = true;
 	}
-	s->st.sampled = true;
+	st->sampled = true;
+	return 0;
 }
 
-/* Answer the pending nested-status request; ctl_lock held, dropped around
- * the ioctls so other threads are not held up by them. */
-static void vcpu_answer_sample(struct vcpu *v)
+/* Run the call posted for this vCPU; ctl_lock held, dropped around the
+ * function so other threads are not held up by its ioctls. */
+static void vcpu_answer_call(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	uint64_t seq = v->sample_req;
-	struct vcpu_sample s;
+	struct vcpu_call *c = v->call;
+	int rc;
 
+	c->state = VCPU_CALL_RUNNING;
+	c->err[0] = '\0';
 	pthread_mutex_unlock(&vm->ctl_lock);
-	vcpu_sample_nested(v, &s);
+	rc = c->fn(v, c->opaque, c->err, sizeof(c->err));
 	pthread_mutex_lock(&vm->ctl_lock);
-	v->sample = s;
-	v->sample_done = seq;
+	c->rc = rc;
+	c->state = VCPU_CALL_DONE;
+	v->call = NULL;
 	pthread_cond_broadcast(&vm->ctl_cond);
 }
 
@@ -226,8 +232,8 @@ static void vcpu_service(struct vcpu *v)
 
 	pthread_mutex_lock(&vm->ctl_lock);
 	for (;;) {
-		if (v->sample_req != v->sample_done) {
-			vcpu_answer_sample(v);
+		if (v->call && v->call->state == VCPU_CALL_POSTED) {
+			vcpu_answer_call(v);
 			continue;
 		}
 		if (!vm->paused || vm_stopping(vm))

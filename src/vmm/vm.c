@@ -142,6 +142,16 @@ int vm_create(struct vm *vm, int kvm_fd, unsigned int ncpus, uint64_t mem_size, 
 		return vm_err(err, errlen, "KVM_CREATE_IRQCHIP");
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return vm_err(err, errlen, "KVM_CREATE_PIT2");
+	/* Pending exceptions reported with their payload (CR2, DR6) apart,
+	 * so a vCPU's events can be saved and loaded exactly, also while it
+	 * runs a nested guest (x86/cpu_state.h). */
+	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXCEPTION_PAYLOAD) > 0) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_EXCEPTION_PAYLOAD, .args = { 1 } };
+
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+			return vm_err(err, errlen, "KVM_ENABLE_CAP (KVM_CAP_EXCEPTION_PAYLOAD)");
+		vm->exception_payload = true;
+	}
 	/* The largest nested state this KVM returns (0: none), to size each
 	 * vCPU's KVM_GET_NESTED_STATE buffer once. */
 	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);

@@ -40,11 +40,35 @@ struct vcpu_nested_status {
 	int guest_mode_stat;    /* KVM's "guest_mode" statistic, read after the sample: 1 or 0; -1 when unavailable */
 };
 
-/* What a vCPU thread answers to a nested-status request (under ctl_lock). */
-struct vcpu_sample {
-	struct vcpu_nested_status st;
-	int error;              /* errno of the ioctl that failed, 0 if none */
-	const char *what;       /* that ioctl's name */
+struct vcpu;
+
+/* A function a vCPU's own thread runs for another thread (vm_vcpu_call_all):
+ * 0, or -errno with a message in err. It runs outside KVM_RUN and without
+ * ctl_lock, so it may issue any vCPU ioctl; it must not wait for other
+ * vCPUs. */
+typedef int (*vcpu_call_fn)(struct vcpu *v, void *opaque, char *err, size_t errlen);
+
+enum vcpu_call_state {
+	VCPU_CALL_POSTED = 1,   /* waiting for the vCPU thread */
+	VCPU_CALL_RUNNING,      /* the vCPU thread runs it */
+	VCPU_CALL_DONE,         /* it ran: rc, err */
+	VCPU_CALL_WITHDRAWN,    /* never ran: the vCPU did not take it in time, or its thread ended */
+};
+
+/* One posted call (the requester's memory; under ctl_lock). */
+struct vcpu_call {
+	vcpu_call_fn fn;
+	void *opaque;
+	enum vcpu_call_state state;
+	int rc;
+	char err[256];
+};
+
+/* What vm_vcpu_call_all reports per vCPU. */
+struct vcpu_call_result {
+	bool answered;          /* fn ran on the vCPU's thread */
+	int rc;                 /* its return value (-ETIMEDOUT when not answered) */
+	char err[256];          /* its message, or why it did not run */
 };
 
 struct vcpu {
@@ -63,9 +87,7 @@ struct vcpu {
 	bool running;              /* its thread is in its loop: it can be kicked */
 	bool exited;               /* its thread left its loop: it answers nothing more */
 	bool parked;               /* counted in vm->nparked */
-	uint64_t sample_req;       /* nested-status requests posted ... */
-	uint64_t sample_done;      /* ... and the last one answered, in sample */
-	struct vcpu_sample sample;
+	struct vcpu_call *call;    /* posted for this vCPU, NULL when none */
 };
 
 struct vm {
@@ -88,6 +110,8 @@ struct vm {
 	bool ctl_ready;          /* lock and cond initialised */
 	bool paused;             /* under ctl_lock */
 	unsigned int nparked;    /* under ctl_lock: vCPUs parked */
+	bool call_busy;          /* under ctl_lock: a vm_vcpu_call_all is in flight */
+	bool exception_payload;  /* KVM_CAP_EXCEPTION_PAYLOAD enabled at creation */
 	/* Coalesced port writes (vm_coalesce_pio): KVM queues them in this
 	 * ring, shared by all vCPUs, instead of exiting; NULL when unused. */
 	struct kvm_coalesced_mmio_ring *coalesced_ring;
@@ -145,9 +169,23 @@ int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 
+/* Run fn(v, opaque, ...) on every vCPU's own thread, in parallel: each is
+ * kicked out of KVM_RUN for it, or runs it from its parking place (paused),
+ * or as its thread starts. Waits for all of them, at most timeout_ms for a
+ * vCPU to take its call (a call a vCPU has taken is waited for to its end:
+ * it is off KVM_RUN, in ioctls); a call not taken in time is withdrawn, so
+ * fn never runs after this returns. One call at a time per VM: a second
+ * requester waits for the first (within timeout_ms, else -EBUSY). res (NULL,
+ * or vm->ncpus entries) gets each vCPU's answer. 0 when every vCPU ran fn
+ * and it returned 0; else the first failure (-ETIMEDOUT for a vCPU that did
+ * not answer, fn's -errno), err naming the vCPU; -ECANCELED when the VM
+ * stopped first; -EDEADLK from a vCPU thread. Any thread but a vCPU's. */
+int vm_vcpu_call_all(struct vm *vm, vcpu_call_fn fn, void *opaque, unsigned int timeout_ms,
+		     struct vcpu_call_result *res, char *err, size_t errlen);
+
 /* Sample every vCPU's nested state: each vCPU's own thread answers (the
- * ioctls take the vCPU mutex, which KVM_RUN holds), kicked out of KVM_RUN
- * for it, or from its parking place. A vCPU that does not answer within
+ * ioctls take the vCPU mutex, which KVM_RUN holds), through
+ * vm_vcpu_call_all. A vCPU that does not answer within
  * VM_SAMPLE_TIMEOUT_MS, or whose ioctls fail, is reported with sampled =
  * false. out has vm->ncpus entries. 0 when every vCPU was sampled;
  * -ETIMEDOUT or -EIO when some were not (out still filled, err names the
@@ -185,6 +223,9 @@ void vcpu_kick(struct vcpu *v);
 /* Open the vCPU's stats fd and find its counters (vcpu.c); never fails:
  * what is missing reads as unavailable. */
 void vcpu_stats_open(struct vcpu *v);
+/* vcpu_call_fn sampling v's nested status into ((struct
+ * vcpu_nested_status *)opaque)[v->index] (vcpu.c). */
+int vcpu_sample_nested(struct vcpu *v, void *opaque, char *err, size_t errlen);
 /* Install the no-op handler of the kick signal (vcpu.c). */
 int vcpu_signals_init(void);
 

@@ -1,4 +1,5 @@
-/* Pause, resume and the live nested status: requests from other threads
+/* Pause, resume, calls run on each vCPU's own thread (vm_vcpu_call_all)
+ * and the live nested status built on them: requests from other threads
  * (the API server's, the console's) to the vCPU threads.
  *
  * One mutex (vm->ctl_lock) and one condition variable (vm->ctl_cond, on the
@@ -127,84 +128,169 @@ bool vm_is_paused(struct vm *vm)
 	return p;
 }
 
-/* Has every live vCPU answered request seq[i]? ctl_lock held. */
-static bool vm_ctl_answered(struct vm *vm, const uint64_t *seq)
+/* Is every call finished (ran, or withdrawn)? A posted call of a vCPU
+ * whose thread has ended never runs: withdraw it. ctl_lock held. */
+static bool vm_ctl_calls_finished(struct vm *vm, struct vcpu_call *calls)
 {
-	for (unsigned int i = 0; i < vm->ncpus; i++)
-		if (!vm->vcpus[i].exited && vm->vcpus[i].sample_done < seq[i])
-			return false;
-	return true;
+	bool all = true;
+
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (calls[i].state == VCPU_CALL_POSTED && vm->vcpus[i].exited) {
+			vm->vcpus[i].call = NULL;
+			calls[i].state = VCPU_CALL_WITHDRAWN;
+		}
+		if (calls[i].state == VCPU_CALL_POSTED || calls[i].state == VCPU_CALL_RUNNING)
+			all = false;
+	}
+	return all;
 }
 
-/* Copy vCPU i's answer to out, or say why there is none; returns 0, or the
- * error to report. ctl_lock held. */
-static int vm_ctl_collect(struct vm *vm, unsigned int i, uint64_t seq,
-			  struct vcpu_nested_status *out, char *err, size_t errlen)
+/* Withdraw the calls no vCPU has taken, and wait for those running to end
+ * (they are in ioctls, off KVM_RUN: they end). ctl_lock held. */
+static void vm_ctl_calls_settle(struct vm *vm, struct vcpu_call *calls)
 {
-	const struct vcpu *v = &vm->vcpus[i];
+	bool running;
 
-	memset(out, 0, sizeof(*out));
-	out->nested_state_supported = vm->nested_state_size > 0;
-	if (v->sample_done < seq) {
-		snprintf(err, errlen, "vCPU %u did not answer within %u ms%s", i,
-			 VM_SAMPLE_TIMEOUT_MS, v->exited ? " (its thread has ended)" : "");
-		return -ETIMEDOUT;
-	}
-	*out = v->sample.st;
-	if (!out->sampled) {
-		snprintf(err, errlen, "vCPU %u: %s: %s", i, v->sample.what ? v->sample.what : "?",
-			 strerror(v->sample.error));
-		return -EIO;
-	}
+	do {
+		running = false;
+		for (unsigned int i = 0; i < vm->ncpus; i++) {
+			if (calls[i].state == VCPU_CALL_POSTED) {
+				vm->vcpus[i].call = NULL;
+				calls[i].state = VCPU_CALL_WITHDRAWN;
+			}
+			running |= calls[i].state == VCPU_CALL_RUNNING;
+		}
+		if (running)
+			pthread_cond_wait(&vm->ctl_cond, &vm->ctl_lock);
+	} while (running);
+}
+
+/* Wait for the VM's call slot; ctl_lock held. 0, -EBUSY, -ECANCELED. */
+static int vm_ctl_call_slot(struct vm *vm, const struct timespec *deadline)
+{
+	while (vm->call_busy && !vm_stopping(vm))
+		if (pthread_cond_timedwait(&vm->ctl_cond, &vm->ctl_lock, deadline) == ETIMEDOUT &&
+		    vm->call_busy)
+			return -EBUSY;
+	if (vm_stopping(vm))
+		return -ECANCELED;
+	vm->call_busy = true;
 	return 0;
+}
+
+/* Each vCPU's answer to res[i]; the first failure to err. ctl_lock held. */
+static int vm_ctl_calls_collect(struct vm *vm, const struct vcpu_call *calls,
+				unsigned int timeout_ms, struct vcpu_call_result *res, char *err,
+				size_t errlen)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu_call_result one;
+
+		memset(&one, 0, sizeof(one));
+		one.answered = calls[i].state == VCPU_CALL_DONE;
+		if (one.answered) {
+			one.rc = calls[i].rc;
+			snprintf(one.err, sizeof(one.err), "%s", calls[i].err);
+		} else {
+			one.rc = -ETIMEDOUT;
+			snprintf(one.err, sizeof(one.err), "did not answer within %u ms%s",
+				 timeout_ms, vm->vcpus[i].exited ? " (its thread has ended)" : "");
+		}
+		if (one.rc && !r) {
+			r = one.rc;
+			snprintf(err, errlen, "vCPU %u%s%s", i, one.answered ? ": " : " ",
+				 one.err[0] ? one.err : strerror(-one.rc));
+		}
+		if (res)
+			res[i] = one;
+	}
+	return r;
+}
+
+int vm_vcpu_call_all(struct vm *vm, vcpu_call_fn fn, void *opaque, unsigned int timeout_ms,
+		     struct vcpu_call_result *res, char *err, size_t errlen)
+{
+	struct timespec deadline = vm_ctl_deadline(timeout_ms);
+	struct vcpu_call *calls;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!vm->ctl_ready || !vm->vcpus || !fn)
+		return -EINVAL;
+	calls = calloc(vm->ncpus, sizeof(*calls));
+	if (!calls)
+		return -ENOMEM;
+	pthread_mutex_lock(&vm->ctl_lock);
+	if (vm_ctl_on_vcpu(vm)) {
+		snprintf(err, errlen, "a vCPU call made from a vCPU thread");
+		r = -EDEADLK;
+		goto out;
+	}
+	r = vm_ctl_call_slot(vm, &deadline);
+	if (r) {
+		snprintf(err, errlen, "%s", r == -EBUSY ? "another vCPU call is in flight" :
+			 "the VM is stopping");
+		goto out;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		calls[i].fn = fn;
+		calls[i].opaque = opaque;
+		calls[i].state = VCPU_CALL_WITHDRAWN;
+		if (!vm->vcpus[i].exited) {
+			calls[i].state = VCPU_CALL_POSTED;
+			vm->vcpus[i].call = &calls[i];
+		}
+	}
+	vm_ctl_kick_all(vm);
+	/* Parked vCPUs answer from their wait: wake them. */
+	pthread_cond_broadcast(&vm->ctl_cond);
+	while (!vm_ctl_calls_finished(vm, calls) && !vm_stopping(vm))
+		if (pthread_cond_timedwait(&vm->ctl_cond, &vm->ctl_lock, &deadline) == ETIMEDOUT)
+			break;
+	vm_ctl_calls_settle(vm, calls);
+	r = vm_ctl_calls_collect(vm, calls, timeout_ms, res, err, errlen);
+	if (r == -ETIMEDOUT && vm_stopping(vm)) {
+		/* Not a slow vCPU: the VM stopped while we waited. */
+		r = -ECANCELED;
+		snprintf(err, errlen, "the VM stopped during the vCPU call");
+	}
+	vm->call_busy = false;
+	pthread_cond_broadcast(&vm->ctl_cond);
+out:
+	pthread_mutex_unlock(&vm->ctl_lock);
+	free(calls);
+	return r;
 }
 
 int vm_nested_status(struct vm *vm, struct vcpu_nested_status *out, char *err, size_t errlen)
 {
-	struct timespec deadline = vm_ctl_deadline(VM_SAMPLE_TIMEOUT_MS);
-	uint64_t *seq, runs;
-	int r = 0;
+	struct vcpu_call_result *res;
+	uint64_t runs;
+	int r;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!vm->ctl_ready || !vm->vcpus)
 		return -EINVAL;
-	seq = calloc(vm->ncpus, sizeof(*seq));
-	if (!seq)
+	res = calloc(vm->ncpus, sizeof(*res));
+	if (!res)
 		return -ENOMEM;
-	pthread_mutex_lock(&vm->ctl_lock);
-	if (vm_stopping(vm) || vm_ctl_on_vcpu(vm)) {
-		r = vm_stopping(vm) ? -ECANCELED : -EDEADLK;
-		snprintf(err, errlen, "%s", vm_stopping(vm) ? "the VM is stopping"
-			 : "vm_nested_status called from a vCPU thread");
-		pthread_mutex_unlock(&vm->ctl_lock);
-		free(seq);
-		return r;
-	}
-	for (unsigned int i = 0; i < vm->ncpus; i++)
-		seq[i] = ++vm->vcpus[i].sample_req;
-	vm_ctl_kick_all(vm);
-	/* Parked vCPUs answer from their wait: wake them. */
-	pthread_cond_broadcast(&vm->ctl_cond);
-	while (!vm_ctl_answered(vm, seq) && !vm_stopping(vm))
-		if (pthread_cond_timedwait(&vm->ctl_cond, &vm->ctl_lock, &deadline) == ETIMEDOUT)
-			break;
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		char why[256];
-		int e = vm_ctl_collect(vm, i, seq[i], &out[i], why, sizeof(why));
-
-		if (e && !r) {
-			r = e;
-			snprintf(err, errlen, "%s", why);
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].nested_state_supported = vm->nested_state_size > 0;
+	}
+	r = vm_vcpu_call_all(vm, vcpu_sample_nested, out, VM_SAMPLE_TIMEOUT_MS, res, err, errlen);
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (!res[i].answered || res[i].rc) {
+			/* Whatever a failed or absent sample left: not sampled. */
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].nested_state_supported = vm->nested_state_size > 0;
 		}
 	}
-	if (r && vm_stopping(vm)) {
-		/* Not a slow vCPU: the VM stopped while we waited. */
-		r = -ECANCELED;
-		snprintf(err, errlen, "the VM stopped while being sampled");
-	}
-	pthread_mutex_unlock(&vm->ctl_lock);
-	free(seq);
+	free(res);
 	/* The statistics need no kick: read them here. */
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		const struct vcpu *v = &vm->vcpus[i];

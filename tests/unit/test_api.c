@@ -30,12 +30,13 @@
 
 struct fake {
 	pthread_mutex_t lock;
-	int describe_calls, nested_calls, action_calls;
+	int describe_calls, nested_calls, action_calls, data_calls;
 	enum api_action last_action;
 	int action_result;          /* what action() returns */
 	const char *action_err;
 	bool describe_fails;
 	const char *state;
+	int data_result;            /* what action_data() returns */
 };
 
 struct ctx {
@@ -98,6 +99,27 @@ static int fake_action(void *opaque, enum api_action a, char *err, size_t errlen
 	return r;
 }
 
+static int fake_action_data(void *opaque, enum api_action a, json_t **out, char *err,
+			    size_t errlen)
+{
+	struct fake *f = opaque;
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	f->data_calls++;
+	f->last_action = a;
+	r = f->data_result;
+	pthread_mutex_unlock(&f->lock);
+	if (r) {
+		snprintf(err, errlen, "vCPU 1: MSR 0x10 differs");
+		*out = NULL;
+		return r;
+	}
+	*out = json_pack("{s:b, s:[{s:i, s:i}], s:s}", "ok", 1, "vcpus", "index", 0,
+			 "bytes_compared", 4242, "action", "not-this-one");
+	return 0;
+}
+
 static int fake_action_calls(struct ctx *c)
 {
 	int n;
@@ -123,7 +145,8 @@ static int setup_dir(void **state)
 	pthread_mutex_init(&c->fake.lock, NULL);
 	c->fake.state = "running";
 	c->ops = (struct api_ops){ .opaque = &c->fake, .describe = fake_describe,
-				   .nested = fake_nested, .action = fake_action };
+				   .nested = fake_nested, .action = fake_action,
+				   .action_data = fake_action_data };
 	*state = c;
 	return 0;
 }
@@ -387,6 +410,62 @@ static void test_actions_reach_ops(void **state)
 	}
 }
 
+/* An action with data: its members join {"action", "state"}, which win over
+ * members of the same name; action() is not called. */
+static void test_action_with_data(void **state)
+{
+	struct ctx *c = *state;
+	json_t *reply = NULL, *v;
+
+	assert_int_equal(request(c, "POST", "/v1/vm/actions",
+				 json_pack("{s:s}", "action", "state-roundtrip"), &reply), 200);
+	assert_int_equal(c->fake.data_calls, 1);
+	assert_int_equal(fake_action_calls(c), 0);
+	assert_int_equal(c->fake.last_action, API_ACTION_STATE_ROUNDTRIP);
+	assert_string_equal(json_string_value(json_object_get(reply, "action")), "state-roundtrip");
+	assert_string_equal(json_string_value(json_object_get(reply, "state")), "running");
+	assert_true(json_is_true(json_object_get(reply, "ok")));
+	v = json_array_get(json_object_get(reply, "vcpus"), 0);
+	assert_int_equal(json_integer_value(json_object_get(v, "bytes_compared")), 4242);
+	json_decref(reply);
+
+	c->fake.data_result = 500;
+	assert_int_equal(request(c, "POST", "/v1/vm/actions",
+				 json_pack("{s:s}", "action", "state-roundtrip"), &reply), 500);
+	assert_error(reply, 500, "state-roundtrip: vCPU 1: MSR 0x10 differs");
+	json_decref(reply);
+	c->fake.data_result = 409;
+	assert_int_equal(request(c, "POST", "/v1/vm/actions",
+				 json_pack("{s:s}", "action", "state-roundtrip"), &reply), 409);
+	json_decref(reply);
+	/* A -errno by mistake is a 500. */
+	c->fake.data_result = -5;
+	assert_int_equal(request(c, "POST", "/v1/vm/actions",
+				 json_pack("{s:s}", "action", "state-roundtrip"), &reply), 500);
+	json_decref(reply);
+	assert_int_equal(fake_action_calls(c), 0);
+}
+
+/* A VM process without action_data: those actions answer 500, the others work. */
+static void test_action_data_absent_500(void **state)
+{
+	struct ctx *c = *state;
+	json_t *reply = NULL;
+	char err[256];
+
+	api_server_stop(c->srv);
+	c->ops.action_data = NULL;
+	assert_int_equal(api_server_start(&c->srv, c->path, &c->ops, err, sizeof(err)), 0);
+	assert_int_equal(request(c, "POST", "/v1/vm/actions",
+				 json_pack("{s:s}", "action", "state-roundtrip"), &reply), 500);
+	assert_error(reply, 500, "state-roundtrip: not available");
+	json_decref(reply);
+	assert_int_equal(request(c, "POST", "/v1/vm/actions", json_pack("{s:s}", "action", "pause"),
+				 &reply), 200);
+	json_decref(reply);
+	assert_int_equal(c->fake.data_calls, 0);
+}
+
 static void test_action_conflict_409(void **state)
 {
 	struct ctx *c = *state;
@@ -425,7 +504,8 @@ static void test_action_bad_bodies_400(void **state)
 		{ "{\"action\": null}", "must be a string" },
 		{ "{\"action\": [\"pause\"]}", "must be a string" },
 		{ "{\"action\": \"reboot\"}",
-		  "unknown action \"reboot\"; valid actions: pause, resume, shutdown, poweroff" },
+		  "unknown action \"reboot\"; valid actions: pause, resume, shutdown, poweroff, "
+		  "state-roundtrip" },
 		{ "{\"action\": \"PAUSE\"}", "unknown action" },
 		{ "{\"action\": \"pause\\u0000x\"}", "invalid JSON" },
 		{ "{\"action\": \"pause\", \"force\": true}", "unknown field \"force\"" },
@@ -820,6 +900,9 @@ static void test_action_names(void **state)
 		assert_int_equal(a, i);
 	}
 	assert_string_equal(api_action_name(API_ACTION_SHUTDOWN), "shutdown");
+	assert_string_equal(api_action_name(API_ACTION_STATE_ROUNDTRIP), "state-roundtrip");
+	assert_true(api_action_has_data(API_ACTION_STATE_ROUNDTRIP));
+	assert_false(api_action_has_data(API_ACTION_PAUSE));
 	assert_int_equal(api_action_parse("", &a), -EINVAL);
 	assert_int_equal(api_action_parse("pause ", &a), -EINVAL);
 	assert_int_equal(api_action_parse(NULL, &a), -EINVAL);
@@ -835,6 +918,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_null_500, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_actions_reach_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_action_conflict_409, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_with_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_data_absent_500, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_action_bad_bodies_400, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_action_content_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_too_large_413, setup, teardown),
