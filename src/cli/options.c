@@ -14,37 +14,44 @@
 
 const char *options_run_usage(void)
 {
-	return "usage: nestvm run --kernel PATH [options]\n"
-	       "\n"
-	       "Boot a Linux bzImage in a KVM virtual machine, in the foreground, with its\n"
-	       "serial console on this terminal (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
-	       "\n"
-	       "  -k, --kernel PATH    bzImage to boot (e.g. Debian's /boot/vmlinuz-*)\n"
-	       "  -i, --initrd PATH    initramfs to load\n"
-	       "  -c, --cmdline STR    kernel command line (default \"" VMCFG_CMDLINE_DEFAULT "\")\n"
-	       "  -p, --cpus N         virtual CPUs, 1-255 (default 1)\n"
-	       "  -m, --memory SIZE    guest RAM: 512M, 2G, ... a plain number is MiB (default 512M)\n"
-	       "  -n, --nested         expose the CPU's virtualization extensions (VMX/SVM)\n"
-	       "                       so the guest can run its own hypervisor\n"
-	       "      --expose-virtualization-extensions   the same as --nested\n"
-	       "  -d, --max-depth N    levels this guest and its descendants may span (1-64):\n"
-	       "                       1 = the guest may not nest, 2 = its guests may not, ...\n"
-	       "  -r, --rng            a virtio-rng device (entropy from the host's getrandom)\n"
-	       "      --disk PATH[,ro] a virtio-blk disk on a raw image file (repeatable)\n"
-	       "      --nic user|tap[:NAME]  a virtio-net NIC: user-mode NAT (libslirp, the\n"
-	       "                       default) or a tap device (repeatable); the options\n"
-	       "                       below apply to the NIC named before them:\n"
-	       "      --mac MAC        its MAC address (default 02:4e:56:00:00:0N)\n"
-	       "      --forward tcp:HOSTPORT:GUESTPORT   forward a host port (user NAT)\n"
-	       "      --mac-spoofing on|off   let the guest send from other MACs (off)\n"
-	       "      --allow-mac MAC  admit one more source MAC, spoofing still off\n"
-	       "  -v, --verbose        more messages (repeat for debug)\n"
-	       "  -q, --quiet          errors only\n"
-	       "  -h, --help           this text\n"
-	       "\n"
-	       "Exit status: 0 when the guest powers off or reboots (or Ctrl-A x), 1 for bad\n"
-	       "options or files, 2 when KVM is unusable, 3 when the guest crashed (triple\n"
-	       "fault), 4 for a KVM or internal error, 128+N when killed by signal N.\n";
+	static const char head[] =
+		"usage: nestvm run --kernel PATH [options]\n"
+		"\n"
+		"Boot a Linux bzImage in a KVM virtual machine, in the foreground, with its\n"
+		"serial console on this terminal (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
+		"\n"
+		"  -k, --kernel PATH    bzImage to boot (e.g. Debian's /boot/vmlinuz-*)\n"
+		"  -i, --initrd PATH    initramfs to load\n"
+		"  -c, --cmdline STR    kernel command line (default \"" VMCFG_CMDLINE_DEFAULT "\")\n"
+		"  -p, --cpus N         virtual CPUs, 1-255 (default 1)\n"
+		"  -m, --memory SIZE    guest RAM: 512M, 2G, ... a plain number is MiB (default 512M)\n"
+		"  -n, --nested         expose the CPU's virtualization extensions (VMX/SVM)\n"
+		"                       so the guest can run its own hypervisor\n"
+		"      --expose-virtualization-extensions   the same as --nested\n"
+		"  -d, --max-depth N    levels this guest and its descendants may span (1-64):\n"
+		"                       1 = the guest may not nest, 2 = its guests may not, ...\n";
+	static const char tail[] =
+		"  -v, --verbose        more messages (repeat for debug)\n"
+		"  -q, --quiet          errors only\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"Exit status: 0 when the guest powers off or reboots (or Ctrl-A x), 1 for bad\n"
+		"options or files, 2 when KVM is unusable, 3 when the guest crashed (triple\n"
+		"fault), 4 for a KVM or internal error, 128+N when killed by signal N.\n";
+	static char text[8192];
+
+	/* The device options' lines come from their classes, in table order. */
+	if (!text[0]) {
+		size_t n = snprintf(text, sizeof(text), "%s", head);
+
+		for (size_t t = 0; t < device_table_len && n < sizeof(text); t++)
+			if (device_table[t]->cli_help)
+				n += snprintf(text + n, sizeof(text) - n, "%s",
+					      device_table[t]->cli_help);
+		if (n < sizeof(text))
+			snprintf(text + n, sizeof(text) - n, "%s", tail);
+	}
+	return text;
 }
 
 int options_err(char *err, size_t errlen, const char *fmt, ...)

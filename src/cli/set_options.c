@@ -11,30 +11,61 @@
 
 const char *options_set_usage(void)
 {
-	return "usage: nestvm set NAME [options]\n"
-	       "\n"
-	       "Change a VM's definition. Allowed only while the VM is stopped (or crashed),\n"
-	       "as on EC2 and Hyper-V: stop it first (nestvm stop NAME).\n"
-	       "\n"
-	       "  --cpus N                 virtual CPUs, 1-255\n"
-	       "  --memory SIZE            guest RAM: 512M, 2G, ...\n"
-	       "  --nested on|off          expose VMX/SVM so the guest can run a hypervisor\n"
-	       "  --max-depth N|none       levels the guest and its descendants may span\n"
-	       "  --kernel PATH            bzImage\n"
-	       "  --initrd PATH|none       initramfs, or none\n"
-	       "  --cmdline STR            kernel command line\n"
-	       "  --rng on|off             a virtio-rng device\n"
-	       "  --disk PATH[,ro]         replace the disks with these (repeatable)\n"
-	       "  --no-disks               remove every disk\n"
-	       "  --nic user|tap[:NAME]    replace the NICs with these (repeatable), each\n"
-	       "                           followed by its --mac, --forward tcp:H:G,\n"
-	       "                           --mac-spoofing on|off, --allow-mac MAC\n"
-	       "  --no-nics                remove every NIC\n"
-	       "  --state-dir DIR          the state directory (or NESTVM_STATE_DIR)\n"
-	       "  -h, --help               this text\n"
-	       "\n"
-	       "Exit status: 0 changed, 1 bad options or unknown VM, 5 refused because of the\n"
-	       "VM's state (the message says which and what to do).\n";
+	static const char head[] =
+		"usage: nestvm set NAME [options]\n"
+		"\n"
+		"Change a VM's definition. Allowed only while the VM is stopped (or crashed),\n"
+		"as on EC2 and Hyper-V: stop it first (nestvm stop NAME).\n"
+		"\n"
+		"  --cpus N                 virtual CPUs, 1-255\n"
+		"  --memory SIZE            guest RAM: 512M, 2G, ...\n"
+		"  --nested on|off          expose VMX/SVM so the guest can run a hypervisor\n"
+		"  --max-depth N|none       levels the guest and its descendants may span\n"
+		"  --kernel PATH            bzImage\n"
+		"  --initrd PATH|none       initramfs, or none\n"
+		"  --cmdline STR            kernel command line\n";
+	static const char tail[] =
+		"  --state-dir DIR          the state directory (or NESTVM_STATE_DIR)\n"
+		"  -h, --help               this text\n"
+		"\n"
+		"Device options take the arguments they take for nestvm run (nestvm run --help),\n"
+		"modifiers such as --mac after the device they belong to; any of a kind replaces\n"
+		"that kind's whole list.\n"
+		"\n"
+		"Exit status: 0 changed, 1 bad options or unknown VM, 5 refused because of the\n"
+		"VM's state (the message says which and what to do).\n";
+	static char text[8192];
+
+	/* One line or two per device class, from the table. */
+	if (!text[0]) {
+		size_t n = snprintf(text, sizeof(text), "%s", head);
+
+		for (size_t t = 0; t < device_table_len && n < sizeof(text); t++) {
+			const struct device_class *c = device_table[t];
+			char opt[64];
+
+			if (!c->cli_option)
+				continue;
+			if (c->cli_flag) {
+				snprintf(opt, sizeof(opt), "--%s on|off", c->cli_option);
+				n += snprintf(text + n, sizeof(text) - n, "  %-24s a %s device\n", opt,
+					      c->name);
+				continue;
+			}
+			snprintf(opt, sizeof(opt), "--%s ...", c->cli_option);
+			n += snprintf(text + n, sizeof(text) - n,
+				      "  %-24s replace the %s devices with these (repeatable)\n", opt,
+				      c->name);
+			if (c->json_key && n < sizeof(text)) {
+				snprintf(opt, sizeof(opt), "--no-%s", c->json_key);
+				n += snprintf(text + n, sizeof(text) - n, "  %-24s remove every %s device\n",
+					      opt, c->name);
+			}
+		}
+		if (n < sizeof(text))
+			snprintf(text + n, sizeof(text) - n, "%s", tail);
+	}
+	return text;
 }
 
 static int options_on_off(const char *opt, const char *arg, bool *out, char *err, size_t errlen)

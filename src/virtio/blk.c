@@ -591,6 +591,7 @@ const struct device_class virtio_blk_class = {
 	.save = blk_save,
 	.restore = blk_restore,
 	.cli_option = "disk",
+	.cli_help = "      --disk PATH[,ro] a virtio-blk disk on a raw image file (repeatable)\n",
 	.json_key = "disks",
 	.max_count = 8,
 	.config_parse = blk_config_parse,

@@ -992,6 +992,13 @@ const struct device_class virtio_net_class = {
 	.save = net_save,
 	.restore = net_restore,
 	.cli_option = "nic",
+	.cli_help = "      --nic user|tap[:NAME]  a virtio-net NIC: user-mode NAT (libslirp, the\n"
+		    "                       default) or a tap device (repeatable); the options\n"
+		    "                       below apply to the NIC named before them:\n"
+		    "      --mac MAC        its MAC address (default 02:4e:56:00:00:0N)\n"
+		    "      --forward tcp:HOSTPORT:GUESTPORT   forward a host port (user NAT)\n"
+		    "      --mac-spoofing on|off   let the guest send from other MACs (off)\n"
+		    "      --allow-mac MAC  admit one more source MAC, spoofing still off\n",
 	.cli_modifiers = net_modifiers,
 	.cli_default_arg = "user",
 	.json_key = "nics",

@@ -152,6 +152,7 @@ const struct device_class virtio_rng_class = {
 	.save = rng_save,
 	.restore = rng_restore,
 	.cli_option = "rng",
+	.cli_help = "  -r, --rng            a virtio-rng device (entropy from the host's getrandom)\n",
 	.cli_flag = true,
 	.json_key = "rng",
 	.max_count = 1,

@@ -66,6 +66,10 @@ struct device_class {
 	 * ("mac", "mac-spoofing", "allow-mac", "forward" for virtio-net);
 	 * NULL-terminated; NULL: none. */
 	const char *const *cli_modifiers;
+	/* The help lines of its option(s) for `nestvm run --help` and `create`
+	 * ("      --disk PATH[,ro] a virtio-blk disk ...\n", modifiers after
+	 * it); `set --help` derives its lines from cli_option. NULL: none. */
+	const char *cli_help;
 	/* Key of this class in the VM configuration's JSON: a list of objects
 	 * ("disks": [{...}]) or, for a cli_flag class, a boolean ("rng": true). */
 	const char *json_key;

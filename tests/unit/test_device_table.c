@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/options.h"
 #include "devices/table.h"
 #include "hw/acpi_pm.h"
 #include "hw/i8042.h"
@@ -175,9 +176,36 @@ static void test_rng_config(void **state)
 	json_decref(j);
 }
 
+/* The help of run and set lists every configurable class's option, from
+ * the class itself (cli_help), so a new device needs no edit there. */
+static void test_usage_from_classes(void **state)
+{
+	const char *run = options_run_usage(), *set = options_set_usage();
+	char opt[64];
+
+	(void)state;
+	for (size_t t = 0; t < device_table_len; t++) {
+		const struct device_class *c = device_table[t];
+
+		if (!c->cli_option) {
+			assert_null(c->cli_help);
+			continue;
+		}
+		assert_non_null(c->cli_help);
+		assert_non_null(strstr(run, c->cli_help));
+		snprintf(opt, sizeof(opt), "--%s ", c->cli_option);
+		assert_non_null(strstr(set, opt));
+	}
+	assert_non_null(strstr(run, "usage: nestvm run --kernel PATH"));
+	assert_non_null(strstr(run, "Exit status: 0 when the guest powers off"));
+	assert_non_null(strstr(set, "--no-disks"));
+	assert_non_null(strstr(set, "--rng on|off"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usage_from_classes),
 		cmocka_unit_test(test_order_and_names),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_blk_config),
