@@ -12,6 +12,9 @@
 #define X86_MSR_HV_VP_RUNTIME     0x40000010u
 #define X86_MSR_HV_TIME_REF_COUNT 0x40000020u
 #define X86_APIC_TMCCT            0x390u
+#define X86_VMCB_SAVE_OFFSET      0x400u   /* struct vmcb: the control area's size */
+#define X86_VMCB_SAVE_TR_ATTRIB   0x92u    /* vmcb_save_area.tr.attrib */
+#define X86_SEG_ATTRIB_BUSY       0x02u    /* TSS type bit 1 */
 
 static int x86_state_fail(char *err, size_t errlen, const char *what)
 {
@@ -537,6 +540,30 @@ static int x86_vcpu_compare_msrs(const struct x86_vcpu_state *a, const struct x8
 	return 0;
 }
 
+/* The first differing byte of the nested states, or -1. On SVM in guest
+ * mode, the busy bit (type bit 1) of TR's attributes in the saved VMCB
+ * (data.svm: control area, then the save area, TR at 0x90) is left out:
+ * KVM keeps the VMLOAD/VMSAVE state (TR among it) in vmcb01 while L2 runs
+ * too, and reports and loads TR through SREGS with the busy bit forced on,
+ * so loading SREGS2 sets it where the CPU left it clear. */
+static long x86_vcpu_compare_nested(const struct x86_vcpu_state *a,
+				    const struct x86_vcpu_state *b)
+{
+	const struct kvm_nested_state *ns = (const void *)a->nested;
+	size_t tr_attr = sizeof(*ns) + X86_VMCB_SAVE_OFFSET + X86_VMCB_SAVE_TR_ATTRIB;
+	long d = x86_first_diff(a->nested, b->nested, a->nested_size);
+
+	if (d >= 0 && (size_t)d == tr_attr && ns->format == KVM_STATE_NESTED_FORMAT_SVM &&
+	    (ns->flags & KVM_STATE_NESTED_GUEST_MODE) &&
+	    ((a->nested[d] ^ b->nested[d]) & ~X86_SEG_ATTRIB_BUSY) == 0) {
+		long rest = x86_first_diff(a->nested + d + 1, b->nested + d + 1,
+					   a->nested_size - (size_t)d - 1);
+
+		d = rest < 0 ? -1 : d + 1 + rest;
+	}
+	return d;
+}
+
 int x86_vcpu_state_compare(const struct x86_vcpu_state *a, const struct x86_vcpu_state *b,
 			   const struct x86_cpu_caps *caps, size_t *compared, char *err,
 			   size_t errlen)
@@ -573,7 +600,7 @@ int x86_vcpu_state_compare(const struct x86_vcpu_state *a, const struct x86_vcpu
 		snprintf(err, errlen, "XSAVE differs at byte %ld", d);
 		return -EIO;
 	}
-	d = x86_first_diff(a->nested, b->nested, a->nested_size);
+	d = x86_vcpu_compare_nested(a, b);
 	*compared += a->nested_size;
 	if (d >= 0) {
 		snprintf(err, errlen, "nested state differs at byte %ld (of %u)", d, a->nested_size);

@@ -132,6 +132,9 @@ int x86_vcpu_state_set(int vcpu_fd, const struct x86_cpu_caps *caps,
  * KVM lets the guest's own writes through (the CPU keeps 64 bits) but keeps
  * 32 of a write from userspace (AMD's SYSENTER is 32-bit only: it faults in
  * long mode, so the high half is never used). caps may be NULL (all 64).
+ * On SVM in guest mode, the busy bit of TR's attributes in the nested
+ * state's saved VMCB: KVM keeps TR in vmcb01 while L2 runs and loads it
+ * through SREGS with the busy bit forced on.
  * *compared: bytes compared. 0 equal; -EIO with the first difference in
  * err. Pure. */
 int x86_vcpu_state_compare(const struct x86_vcpu_state *a, const struct x86_vcpu_state *b,

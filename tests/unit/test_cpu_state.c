@@ -271,6 +271,26 @@ static void test_compare(void **state)
 	assert_has(err, "nested state differs at byte 4000 (of 4224)");
 	b->nested[4000] ^= 1;
 
+	/* SVM in guest mode: the busy bit of TR's attributes in the saved VMCB
+	 * (128 + 0x400 + 0x92) is left out, nothing else there. */
+	b->nested[1298] ^= 0x02;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), 0);
+	b->nested[1299] ^= 0x01;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
+	assert_has(err, "nested state differs at byte 1299");
+	b->nested[1299] ^= 0x01;
+	b->nested[1298] ^= 0x03;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
+	assert_has(err, "nested state differs at byte 1298");
+	b->nested[1298] ^= 0x03;   /* back to the busy bit alone */
+	/* Not in guest mode: compared whole. */
+	((struct kvm_nested_state *)(void *)a->nested)->flags &= ~KVM_STATE_NESTED_GUEST_MODE;
+	((struct kvm_nested_state *)(void *)b->nested)->flags &= ~KVM_STATE_NESTED_GUEST_MODE;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
+	b->nested[1298] ^= 0x02;
+	((struct kvm_nested_state *)(void *)a->nested)->flags |= KVM_STATE_NESTED_GUEST_MODE;
+	((struct kvm_nested_state *)(void *)b->nested)->flags |= KVM_STATE_NESTED_GUEST_MODE;
+
 	b->xsave[100] ^= 1;
 	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
 	assert_has(err, "XSAVE differs at byte 100");
