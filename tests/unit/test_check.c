@@ -437,6 +437,54 @@ static void test_no_module(void **state)
 	expect(&run, "kvm-module", CHECK_FAIL, "kvm_amd", "modprobe kvm_amd nested=1");
 }
 
+/* A CPU with neither VMX nor SVM (an Intel guest started without --nested,
+ * seen on the Intel rig host): the module cannot load yet, so its modprobe
+ * fixes say they come after cpu-virtualization's. */
+static void test_no_virt_module_fix_after_cpu(void **state)
+{
+	struct host_probe p;
+	struct run run;
+	const struct check_result *r;
+
+	(void)state;
+	probe_intel_ready(&p);
+	p.vmx = false;
+	p.module = NULL;
+	p.nested_param[0] = p.paging_param[0] = '\0';
+	p.dev_exists = false;
+	p.dev_errno = ENOENT;
+	under(&p, 1, true, "KVMKVMKVM", UNL);
+	run_checks(&p, &run);
+	expect(&run, "cpu-virtualization", CHECK_FAIL, "without --nested", "--nested");
+	r = expect(&run, "kvm-module", CHECK_FAIL, "(kvm_intel)",
+		   "modprobe kvm_intel nested=1, once the CPU shows VMX (cpu-virtualization)");
+	assert_null(strstr(r->fix, "SVM"));
+	expect(&run, "dev-kvm", CHECK_FAIL, "does not exist",
+	       "modprobe kvm_intel, once the CPU shows VMX (cpu-virtualization)");
+	assert_false(check_ready(run.r, run.n));
+
+	probe_amd_ready(&p);
+	p.svm = p.npt = false;
+	p.module = NULL;
+	p.dev_exists = false;
+	p.dev_errno = ENOENT;
+	run_checks(&p, &run);
+	expect(&run, "kvm-module", CHECK_FAIL, "(kvm_amd)",
+	       "modprobe kvm_amd nested=1, once the CPU shows SVM (cpu-virtualization)");
+	expect(&run, "dev-kvm", CHECK_FAIL, NULL, "modprobe kvm_amd, once the CPU shows SVM");
+
+	/* with the extension there, the plain modprobe */
+	probe_intel_ready(&p);
+	p.module = NULL;
+	p.dev_exists = false;
+	p.dev_errno = ENOENT;
+	run_checks(&p, &run);
+	r = expect(&run, "kvm-module", CHECK_FAIL, NULL, "modprobe kvm_intel nested=1");
+	assert_null(strstr(r->fix, "once"));
+	r = expect(&run, "dev-kvm", CHECK_FAIL, NULL, "modprobe kvm_intel");
+	assert_null(strstr(r->fix, "once"));
+}
+
 static void test_pvm_only(void **state)
 {
 	struct host_probe p;
@@ -721,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_intel_nested_param_off),
 		cmocka_unit_test(test_nested_param_on_spellings),
 		cmocka_unit_test(test_no_module),
+		cmocka_unit_test(test_no_virt_module_fix_after_cpu),
 		cmocka_unit_test(test_pvm_only),
 		cmocka_unit_test(test_dev_kvm_missing),
 		cmocka_unit_test(test_dev_kvm_permission),
