@@ -37,12 +37,15 @@ static void virtio_fire_vector(struct virtio_pci *vp, uint16_t vector)
 	evloop_signal_fd(vp->vec_efd[vector]);
 }
 
-/* Raise `vector` (MSI-X) or the INTx line with ISR bit `isr_bit`. */
-static void virtio_raise(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
+/* Raise queue q's vector (q < 0: the configuration vector) through MSI-X,
+ * or the INTx line with ISR bit `isr_bit`. */
+static void virtio_raise(struct virtio_pci *vp, int q, uint8_t isr_bit)
 {
 	bool masked_all, fire = false, intx = false;
+	uint16_t vector;
 
 	pthread_mutex_lock(&vp->lock);
+	vector = q < 0 ? vp->st.msix_config : vp->queues[q].msix_vector;
 	if (virtio_msix_enabled(vp, &masked_all)) {
 		if (vector < VIRTIO_MSIX_VECTORS) {
 			if (masked_all || (vp->st.msix[vector].ctrl & MSIX_ENTRY_MASKED))
@@ -67,18 +70,40 @@ void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q)
 
 	if (q >= vp->ops->num_queues || !vq_should_notify(&vq->vq))
 		return;
-	virtio_raise(vp, vq->msix_vector, 1);
+	virtio_raise(vp, (int)q, 1);
 }
 
 void virtio_pci_needs_reset(struct virtio_pci *vp)
 {
+	bool live;
+
+	/* Only a live device: a device the driver has reset (status 0, or
+	 * set-up under way) would read NEEDS_RESET where the driver waits for
+	 * 0, and work that began before the reset may still end here. */
 	pthread_mutex_lock(&vp->lock);
-	vp->st.status |= VIRTIO_STATUS_NEEDS_RESET;
-	vp->st.config_gen++;
+	live = vp->st.status & VIRTIO_STATUS_DRIVER_OK;
+	if (live) {
+		vp->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+		vp->st.config_gen++;
+	}
 	pthread_mutex_unlock(&vp->lock);
+	if (!live)
+		return;
 	log_warn("%s: the guest driver broke a virtqueue's rules: device needs a reset",
 		 vp->ops->name);
-	virtio_raise(vp, vp->st.msix_config, 2);
+	virtio_raise(vp, -1, 2);
+}
+
+bool virtio_pci_queue_live(struct virtio_pci *vp, unsigned int q)
+{
+	const struct virtqueue *vq = &vp->queues[q].vq;
+	bool live;
+
+	pthread_mutex_lock(&vp->lock);
+	live = vq->ready && !vq->broken && (vp->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(vp->st.status & VIRTIO_STATUS_NEEDS_RESET);
+	pthread_mutex_unlock(&vp->lock);
+	return live;
 }
 
 uint64_t virtio_pci_features(struct virtio_pci *vp)
@@ -135,18 +160,17 @@ static void virtio_loop_kick(void *opaque, int fd)
 		return;
 	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
 		struct virtio_pci_queue *vq = &vp->queues[q];
-		bool run;
 
 		if (vq->kick_efd != fd)
 			continue;
-		pthread_mutex_lock(&vp->lock);
-		run = vq->vq.ready && (vp->st.status & VIRTIO_STATUS_DRIVER_OK) &&
-		      !(vp->st.status & VIRTIO_STATUS_NEEDS_RESET);
-		pthread_mutex_unlock(&vp->lock);
-		if (!run)
-			return;
+		if (vp->kick_hook)
+			vp->kick_hook(vp, q);
+		/* Looked at under the queue's lock, which a reset takes too: a
+		 * reset before this point makes the kick a no-op, one after it
+		 * waits until the queue has been run. */
 		pthread_mutex_lock(&vq->lock);
-		vp->ops->queue_notify(vp->dev, vp, q);
+		if (virtio_pci_queue_live(vp, q))
+			vp->ops->queue_notify(vp->dev, vp, q);
 		pthread_mutex_unlock(&vq->lock);
 		return;
 	}
@@ -216,7 +240,8 @@ static void virtio_common_snapshot(struct virtio_pci *vp, uint8_t buf[VIRTIO_COM
 
 /* Transport state back to reset. Called with vp->lock; the queues are
  * reset separately by virtio_reset_queues() without it, because the I/O
- * thread takes a queue's lock first and vp->lock second. */
+ * thread takes a queue's lock first and vp->lock second. A kick between
+ * the two finds status 0 and does nothing. */
 static void virtio_reset_locked(struct virtio_pci *vp)
 {
 	vp->st.dfselect = vp->st.gfselect = 0;
@@ -232,10 +257,15 @@ static void virtio_reset_queues(struct virtio_pci *vp)
 {
 	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
 		struct virtio_pci_queue *vq = &vp->queues[q];
+
+		/* Both locks: the queue's waits for a run in progress, vp->lock
+		 * orders this against the common configuration's readers. */
 		pthread_mutex_lock(&vq->lock);
+		pthread_mutex_lock(&vp->lock);
 		vq_reset(&vq->vq);
 		vq->vq.size = vp->ops->queue_max;
 		vq->msix_vector = VIRTIO_NO_VECTOR;
+		pthread_mutex_unlock(&vp->lock);
 		pthread_mutex_unlock(&vq->lock);
 	}
 }
@@ -257,8 +287,17 @@ static void virtio_write_status(struct virtio_pci *vp, uint8_t st, bool *kick_al
 	vp->st.status = (uint8_t)(st | (vp->st.status & VIRTIO_STATUS_NEEDS_RESET));
 }
 
+/* Called with vp->lock, on a queue that is not ready (so the I/O thread
+ * leaves it alone: it runs only a live queue, virtio_pci_queue_live). The
+ * queue starts clean whatever was left on it: not broken, indexes 0. */
 static void virtio_queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
+	q->vq.broken = false;
+	q->vq.last_avail = 0;
+	q->vq.used_idx = 0;
+	q->vq.signalled_used = 0;
+	q->vq.signalled_valid = false;
+	q->vq.walked = 0;
 	q->vq.event_idx = vp->st.driver_features & VIRTIO_F_RING_EVENT_IDX;
 	q->vq.indirect = vp->st.driver_features & VIRTIO_F_RING_INDIRECT_DESC;
 	if (vq_validate(&q->vq) == 0)
@@ -317,7 +356,7 @@ static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 			     bool is_write)
 {
 	uint8_t buf[VIRTIO_COMMON_LEN], old[VIRTIO_COMMON_LEN];
-	bool kick_all = false, reset = false;
+	bool kick_all = false, reset = false, isr_clear;
 
 	if (off >= VIRTIO_COMMON_LEN || len > VIRTIO_COMMON_LEN - off) {
 		if (!is_write)
@@ -344,8 +383,13 @@ static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 		virtio_reset_queues(vp);
 	if (reset && vp->ops->reset)
 		vp->ops->reset(vp->dev);
-	if (reset && vp->st.isr == 0)
-		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
+	if (reset) {
+		pthread_mutex_lock(&vp->lock);
+		isr_clear = vp->st.isr == 0;
+		pthread_mutex_unlock(&vp->lock);
+		if (isr_clear)
+			vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
+	}
 	if (kick_all)
 		for (unsigned int q = 0; q < vp->ops->num_queues; q++)
 			virtio_kick(vp, q);
