@@ -37,6 +37,48 @@ static void virtio_fire_vector(struct virtio_pci *vp, uint16_t vector)
 	evloop_signal_fd(vp->vec_efd[vector]);
 }
 
+/* The pending vectors among `which` that may go out now (MSI-X enabled,
+ * the function not masked, their entries not masked) leave the PBA; the
+ * caller fires them after unlocking. Called with vp->lock. */
+static uint64_t virtio_msix_unpend_locked(struct virtio_pci *vp, uint64_t which)
+{
+	bool masked_all;
+	uint64_t go = 0;
+
+	if (!virtio_msix_enabled(vp, &masked_all) || masked_all)
+		return 0;
+	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+		if ((which & vp->st.msix_pending & (1ULL << v)) &&
+		    !(vp->st.msix[v].ctrl & MSIX_ENTRY_MASKED))
+			go |= 1ULL << v;
+	vp->st.msix_pending &= ~go;
+	return go;
+}
+
+static void virtio_fire_vectors(struct virtio_pci *vp, uint64_t go)
+{
+	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+		if (go & (1ULL << v))
+			virtio_fire_vector(vp, (uint16_t)v);
+}
+
+/* The guest wrote configuration space: a write to MSI-X message control
+ * may have cleared the function mask (or enabled MSI-X) with vectors
+ * pending. */
+static void virtio_conf_written(struct pci_device *dev, unsigned int offset, int size)
+{
+	struct virtio_pci *vp = dev->opaque;
+	unsigned int ctrl = vp->msix_cap + 2u;
+	uint64_t go;
+
+	if (offset >= ctrl + 2 || offset + (unsigned int)size <= ctrl)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	go = virtio_msix_unpend_locked(vp, ~0ULL);
+	pthread_mutex_unlock(&vp->lock);
+	virtio_fire_vectors(vp, go);
+}
+
 /* Raise queue q's vector (q < 0: the configuration vector) through MSI-X,
  * or the INTx line with ISR bit `isr_bit`. */
 static void virtio_raise(struct virtio_pci *vp, int q, uint8_t isr_bit)
@@ -437,7 +479,8 @@ static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, u
 {
 	unsigned int vec = (unsigned int)(off / 16), word = (unsigned int)(off % 16) / 4;
 	uint32_t *f;
-	bool fire = false, reroute = false;
+	bool reroute = false;
+	uint64_t go = 0;
 	struct msix_entry e;
 
 	if (vec >= VIRTIO_MSIX_VECTORS || (off % 4) + len > 4 || (len != 4 && len != 2 && len != 1)) {
@@ -458,19 +501,16 @@ static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, u
 		memcpy(b + off % 4, data, len);
 		*f = (uint32_t)le_get(b, 4);
 	}
-	if (word < 3) {
+	if (word < 3)
 		reroute = true;
-	} else if (!(vp->st.msix[vec].ctrl & MSIX_ENTRY_MASKED) && (vp->st.msix_pending & (1ULL << vec))) {
-		vp->st.msix_pending &= ~(1ULL << vec);
-		fire = true;
-	}
+	else    /* vector control: unmasked with its vector pending? */
+		go = virtio_msix_unpend_locked(vp, 1ULL << vec);
 	e = vp->st.msix[vec];
 	pthread_mutex_unlock(&vp->lock);
 	if (reroute)
 		irq_msi_set(vp->irq, vp->vec_gsi[vec],
 			    ((uint64_t)e.addr_hi << 32) | e.addr_lo, e.data);
-	if (fire)
-		virtio_fire_vector(vp, (uint16_t)vec);
+	virtio_fire_vectors(vp, go);
 }
 
 static void virtio_bar_io(struct pci_device *dev, int bar, uint64_t off, uint8_t *data,
@@ -574,6 +614,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
 	vp->pci.opaque = vp;
 	vp->pci.bar_moved = virtio_bar_moved;
 	vp->pci.bar_io = virtio_bar_io;
+	vp->pci.conf_written = virtio_conf_written;
 	vp->pci.config[0x3d] = 1;  /* INTA */
 	r = pci_device_set_bar(&vp->pci, 0, VIRTIO_BAR0_SIZE, false, true);
 	if (r)

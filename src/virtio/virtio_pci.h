@@ -11,7 +11,11 @@
  *   BAR0 + 0x4000  MSI-X table, BAR0 + 0x5000 pending bits
  *
  * Interrupts go through irqfd (one MSI GSI per vector) when the driver
- * enables MSI-X, else through the slot's INTx line.
+ * enables MSI-X, else through the slot's INTx line. A vector raised while
+ * its entry or the whole function (message control bit 14) is masked is
+ * pending (its PBA bit reads 1) and goes out when both are unmasked: an
+ * entry's vector control written through the table, or message control
+ * written in configuration space (pci_device.conf_written).
  */
 #ifndef NESTVM_VIRTIO_VIRTIO_PCI_H
 #define NESTVM_VIRTIO_VIRTIO_PCI_H

@@ -1,6 +1,6 @@
 /* Unit tests of the virtio PCI transport (src/virtio/virtio_pci.c) driven
  * through its guest interface: configuration mechanism #1 ports, MMIO to
- * BAR0 (common configuration, notify) and
+ * BAR0 (common configuration, notify, MSI-X table and pending bits) and
  * virtqueues in guest RAM, with virtio-rng as the device.
  *
  *  - A kick that races a device reset: the reset put deterministically
@@ -10,9 +10,13 @@
  *    re-initialises the device thousands of times. After the guest wrote
  *    status 0 the status must read 0 (Linux's reset loop waits for it), and
  *    a re-enabled queue must work.
+ *  - MSI-X: a vector that fired while masked (its entry, or the function
+ *    mask in message control) is pending (the PBA says so) and is
+ *    delivered when it is unmasked, and not before.
  *
  * No KVM: this file defines ioctl() (the test binary's definition wins over
- * libc's) and answers the VM ioctls on a made-up fd. The racing test is also built
+ * libc's) and answers the VM ioctls on a made-up fd. An MSI-X vector's
+ * interrupt is its irqfd eventfd, read here. The racing test is also built
  * with ThreadSanitizer (make unit-tsan). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -552,6 +556,148 @@ static void test_kick_reset_race_wide(void **state)
 	kick_reset_race(true);
 }
 
+/* ---- MSI-X: pending vectors, delivered on unmask ---- */
+
+/* Did the queue's vector interrupt? Reads (and so clears) its irqfd. */
+static bool vector_fired(struct board *b, unsigned int v)
+{
+	uint64_t n;
+
+	return read(vpof(b)->vec_efd[v], &n, sizeof(n)) == (ssize_t)sizeof(n) && n > 0;
+}
+
+static uint64_t pba(struct board *b, uint32_t len)
+{
+	return vr(b, VIRTIO_MSIX_PBA_OFF, len);
+}
+
+/* Serve request n and wait until the device has raised (or left pending)
+ * the queue's vector: true when it fired at once. */
+static bool serve(struct board *b, uint16_t n)
+{
+	bool fired = false;
+
+	post(b, n);
+	kick(b);
+	assert_true(wait_used(b, (uint16_t)(n + 1)));
+	for (int i = 0; i < 250000 && !fired && !(pba(b, 8) & (1u << QVEC)); i++) {
+		fired = vector_fired(b, QVEC);
+		if (!fired)
+			pause_us(20);
+	}
+	return fired;
+}
+
+static void msix_board(struct board *b)
+{
+	board_init(b);
+	ring_fresh(b);
+	assert_true(driver_up(b, true));
+	board_start(b);
+	(void)vector_fired(b, QVEC);   /* whatever set-up raised */
+	(void)vector_fired(b, 0);
+}
+
+static void mask_entry(struct board *b, unsigned int v, bool masked)
+{
+	vw(b, VIRTIO_MSIX_TABLE_OFF + 16 * v + 12, masked ? 1 : 0, 4);
+}
+
+/* The PBA reads the pending vector at every width, and nothing else. */
+static void assert_pending(struct board *b, bool pending)
+{
+	uint64_t want = pending ? 1u << QVEC : 0;
+
+	assert_int_equal(pba(b, 8), want);
+	assert_int_equal(pba(b, 4), want);
+	assert_int_equal(pba(b, 2), want);
+	assert_int_equal(pba(b, 1), want);
+	assert_int_equal(vr(b, VIRTIO_MSIX_PBA_OFF + 1, 1), 0);
+	assert_int_equal(vr(b, VIRTIO_MSIX_PBA_OFF + 4, 4), 0);
+}
+
+static void test_msix_unmasked_fires(void **state)
+{
+	struct board b;
+
+	(void)state;
+	msix_board(&b);
+	assert_true(serve(&b, 0));
+	assert_pending(&b, false);
+	board_destroy(&b);
+}
+
+/* The function mask (message control bit 14) set while the device
+ * interrupts: pending; clearing it delivers the vector. */
+static void test_msix_function_mask_clear_delivers(void **state)
+{
+	struct board b;
+
+	(void)state;
+	msix_board(&b);
+	msix_ctrl(&b, MSIX_ENABLE | MSIX_MASKALL);
+	assert_false(serve(&b, 0));
+	assert_pending(&b, true);
+	assert_false(vector_fired(&b, QVEC));
+	msix_ctrl(&b, MSIX_ENABLE);
+	assert_true(vector_fired(&b, QVEC));
+	assert_pending(&b, false);
+	/* Once: no second interrupt, and the next one goes straight out. */
+	msix_ctrl(&b, MSIX_ENABLE);
+	assert_false(vector_fired(&b, QVEC));
+	assert_true(serve(&b, 1));
+	assert_pending(&b, false);
+	board_destroy(&b);
+}
+
+/* Entry masked and function masked: unmasking the entry alone must not
+ * deliver (the function is still masked); clearing the function mask
+ * does. */
+static void test_msix_entry_unmask_under_function_mask(void **state)
+{
+	struct board b;
+
+	(void)state;
+	msix_board(&b);
+	mask_entry(&b, QVEC, true);
+	msix_ctrl(&b, MSIX_ENABLE | MSIX_MASKALL);
+	assert_false(serve(&b, 0));
+	assert_pending(&b, true);
+	mask_entry(&b, QVEC, false);
+	assert_false(vector_fired(&b, QVEC));
+	assert_pending(&b, true);
+	msix_ctrl(&b, MSIX_ENABLE);
+	assert_true(vector_fired(&b, QVEC));
+	assert_pending(&b, false);
+	board_destroy(&b);
+}
+
+/* Entry masked alone: clearing the (already clear) function mask or
+ * masking it on and off again leaves the vector pending while its entry
+ * is masked; unmasking the entry delivers it. */
+static void test_msix_entry_unmask_delivers(void **state)
+{
+	struct board b;
+
+	(void)state;
+	msix_board(&b);
+	mask_entry(&b, QVEC, true);
+	assert_false(serve(&b, 0));
+	assert_pending(&b, true);
+	msix_ctrl(&b, MSIX_ENABLE | MSIX_MASKALL);
+	msix_ctrl(&b, MSIX_ENABLE);
+	assert_false(vector_fired(&b, QVEC));
+	assert_pending(&b, true);
+	mask_entry(&b, QVEC, false);
+	assert_true(vector_fired(&b, QVEC));
+	assert_pending(&b, false);
+	/* Unmasking a vector with nothing pending interrupts nobody. */
+	mask_entry(&b, QVEC, true);
+	mask_entry(&b, QVEC, false);
+	assert_false(vector_fired(&b, QVEC));
+	board_destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +707,10 @@ int main(void)
 		cmocka_unit_test(test_needs_reset_after_reset_ignored),
 		cmocka_unit_test(test_kick_reset_race),
 		cmocka_unit_test(test_kick_reset_race_wide),
+		cmocka_unit_test(test_msix_unmasked_fires),
+		cmocka_unit_test(test_msix_function_mask_clear_delivers),
+		cmocka_unit_test(test_msix_entry_unmask_under_function_mask),
+		cmocka_unit_test(test_msix_entry_unmask_delivers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
