@@ -279,15 +279,17 @@ static uint32_t pci_conf_read_locked(struct pci_bus *bus, uint8_t busno, uint8_t
 	return val;
 }
 
-static void pci_conf_write_locked(struct pci_bus *bus, uint8_t busno, uint8_t slot,
-				  uint8_t func, unsigned int offset, int size, uint32_t value)
+/* Apply a write; returns the device written, NULL when none was. */
+static struct pci_device *pci_conf_write_locked(struct pci_bus *bus, uint8_t busno, uint8_t slot,
+						uint8_t func, unsigned int offset, int size,
+						uint32_t value)
 {
 	struct pci_device *dev = pci_bus_lookup(bus, busno, slot, func, offset, size);
 	uint64_t old[PCI_NUM_BARS];
 	int i;
 
 	if (!dev)
-		return;
+		return NULL;
 	pci_bar_addrs(dev, old);
 	for (i = 0; i < size; i++) {
 		unsigned int o = offset + i;
@@ -298,6 +300,14 @@ static void pci_conf_write_locked(struct pci_bus *bus, uint8_t busno, uint8_t sl
 		dev->config[o] &= (uint8_t)~(b & dev->w1cmask[o]);
 	}
 	pci_notify_bars(dev, old);
+	return dev;
+}
+
+/* After the bus lock is released. */
+static void pci_conf_written(struct pci_device *dev, unsigned int offset, int size)
+{
+	if (dev && dev->conf_written)
+		dev->conf_written(dev, offset, size);
 }
 
 uint32_t pci_conf_read(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t func,
@@ -314,9 +324,12 @@ uint32_t pci_conf_read(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t
 void pci_conf_write(struct pci_bus *bus, uint8_t busno, uint8_t slot, uint8_t func,
 		    uint16_t offset, int size, uint32_t value)
 {
+	struct pci_device *dev;
+
 	pthread_mutex_lock(&bus->lock);
-	pci_conf_write_locked(bus, busno, slot, func, offset, size, value);
+	dev = pci_conf_write_locked(bus, busno, slot, func, offset, size, value);
 	pthread_mutex_unlock(&bus->lock);
+	pci_conf_written(dev, offset, size);
 }
 
 static void pci_fill_ones(uint8_t *data, uint32_t len)
@@ -346,6 +359,7 @@ void pci_conf_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_bus *bus = opaque;
+	struct pci_device *written = NULL;
 	uint32_t ca, val;
 	unsigned int reg, i;
 	uint8_t busno, slot, func;
@@ -371,13 +385,14 @@ void pci_conf_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 		val = 0;
 		for (i = 0; i < len; i++)
 			val |= (uint32_t)data[i] << (8 * i);
-		pci_conf_write_locked(bus, busno, slot, func, reg, (int)len, val);
+		written = pci_conf_write_locked(bus, busno, slot, func, reg, (int)len, val);
 	} else {
 		val = pci_conf_read_locked(bus, busno, slot, func, reg, (int)len);
 		for (i = 0; i < len; i++)
 			data[i] = (uint8_t)(val >> (8 * i));
 	}
 	pthread_mutex_unlock(&bus->lock);
+	pci_conf_written(written, reg, (int)len);
 }
 
 void pci_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)

@@ -42,6 +42,12 @@ typedef void (*pci_bar_io_fn)(struct pci_device *dev, int bar, uint64_t offset, 
 typedef void (*pci_bar_moved_fn)(struct pci_device *dev, int bar, uint64_t old_addr,
 				 uint64_t new_addr);
 
+/* Called after the guest wrote `size` bytes at `offset` of the device's
+ * configuration space (the new bytes are in place), without the bus lock:
+ * it may call pci_device_conf_read. A device watches a register it must
+ * act on (MSI-X message control: pending vectors go out when unmasked). */
+typedef void (*pci_conf_written_fn)(struct pci_device *dev, unsigned int offset, int size);
+
 struct pci_device {
 	uint8_t config[PCI_CONF_SPACE];
 	uint8_t wmask[PCI_CONF_SPACE];   /* 1 bits the guest may change */
@@ -51,6 +57,7 @@ struct pci_device {
 	bool bar_is_64[PCI_NUM_BARS];    /* takes this BAR and the next */
 	pci_bar_moved_fn bar_moved;
 	pci_bar_io_fn bar_io;            /* MMIO accesses routed by pci_mmio_io() */
+	pci_conf_written_fn conf_written;/* optional, after a configuration write */
 	void *opaque;                    /* the device model behind it */
 	uint8_t slot;
 	uint8_t cap_last;                /* offset of the last capability, 0 = none */

@@ -138,19 +138,6 @@ static void net_rx_enqueue(struct virtio_net *net, const uint8_t *frame, uint32_
 
 /* ---- the receive queue (I/O thread) ---- */
 
-/* May the device use its queues now? Called without queue locks held (the
- * transport takes vp->lock before a queue's lock). */
-static bool net_driver_ok(struct virtio_net *net)
-{
-	bool ok;
-
-	pthread_mutex_lock(&net->vp.lock);
-	ok = (net->vp.st.status & VIRTIO_STATUS_DRIVER_OK) &&
-	     !(net->vp.st.status & VIRTIO_STATUS_NEEDS_RESET);
-	pthread_mutex_unlock(&net->vp.lock);
-	return ok;
-}
-
 /* Move queued frames into the guest's receive buffers while both last.
  * Called with queue 0's lock held. */
 static void net_rx_deliver_locked(struct virtio_net *net)
@@ -158,7 +145,7 @@ static void net_rx_deliver_locked(struct virtio_net *net)
 	struct virtqueue *vq = &net->vp.queues[NET_RXQ].vq;
 	bool pushed = false;
 
-	if (!vq->ready || vq->broken)
+	if (!virtio_pci_queue_live(&net->vp, NET_RXQ))
 		return;
 	for (;;) {
 		const struct net_frame *f;
@@ -205,8 +192,6 @@ static void net_rx_deliver(struct virtio_net *net)
 {
 	struct virtio_pci_queue *q = &net->vp.queues[NET_RXQ];
 
-	if (!net_driver_ok(net))
-		return;
 	pthread_mutex_lock(&q->lock);
 	net_rx_deliver_locked(net);
 	pthread_mutex_unlock(&q->lock);

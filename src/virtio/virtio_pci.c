@@ -36,12 +36,57 @@ static void virtio_fire_vector(struct virtio_pci *vp, uint16_t vector)
 	evloop_signal_fd(vp->vec_efd[vector]);
 }
 
-/* Raise `vector` (MSI-X) or the INTx line with ISR bit `isr_bit`. */
-static void virtio_raise(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
+/* The pending vectors among `which` that may go out now (MSI-X enabled,
+ * the function not masked, their entries not masked) leave the PBA; the
+ * caller fires them after unlocking. Called with vp->lock. */
+static uint64_t virtio_msix_unpend_locked(struct virtio_pci *vp, uint64_t which)
+{
+	bool masked_all;
+	uint64_t go = 0;
+
+	if (!virtio_msix_enabled(vp, &masked_all) || masked_all)
+		return 0;
+	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+		if ((which & vp->st.msix_pending & (1ULL << v)) &&
+		    !(vp->st.msix[v].ctrl & MSIX_ENTRY_MASKED))
+			go |= 1ULL << v;
+	vp->st.msix_pending &= ~go;
+	return go;
+}
+
+static void virtio_fire_vectors(struct virtio_pci *vp, uint64_t go)
+{
+	for (unsigned int v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+		if (go & (1ULL << v))
+			virtio_fire_vector(vp, (uint16_t)v);
+}
+
+/* The guest wrote configuration space: a write to MSI-X message control
+ * may have cleared the function mask (or enabled MSI-X) with vectors
+ * pending. */
+static void virtio_conf_written(struct pci_device *dev, unsigned int offset, int size)
+{
+	struct virtio_pci *vp = dev->opaque;
+	unsigned int ctrl = vp->msix_cap + 2u;
+	uint64_t go;
+
+	if (offset >= ctrl + 2 || offset + (unsigned int)size <= ctrl)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	go = virtio_msix_unpend_locked(vp, ~0ULL);
+	pthread_mutex_unlock(&vp->lock);
+	virtio_fire_vectors(vp, go);
+}
+
+/* Raise queue q's vector (q < 0: the configuration vector) through MSI-X,
+ * or the INTx line with ISR bit `isr_bit`. */
+static void virtio_raise(struct virtio_pci *vp, int q, uint8_t isr_bit)
 {
 	bool masked_all, fire = false, intx = false;
+	uint16_t vector;
 
 	pthread_mutex_lock(&vp->lock);
+	vector = q < 0 ? vp->st.msix_config : vp->queues[q].msix_vector;
 	if (virtio_msix_enabled(vp, &masked_all)) {
 		if (vector < VIRTIO_MSIX_VECTORS) {
 			if (masked_all || (vp->st.msix[vector].ctrl & MSIX_ENTRY_MASKED))
@@ -66,18 +111,40 @@ void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q)
 
 	if (q >= vp->ops->num_queues || !vq_should_notify(&vq->vq))
 		return;
-	virtio_raise(vp, vq->msix_vector, 1);
+	virtio_raise(vp, (int)q, 1);
 }
 
 void virtio_pci_needs_reset(struct virtio_pci *vp)
 {
+	bool live;
+
+	/* Only a live device: a device the driver has reset (status 0, or
+	 * set-up under way) would read NEEDS_RESET where the driver waits for
+	 * 0, and work that began before the reset may still end here. */
 	pthread_mutex_lock(&vp->lock);
-	vp->st.status |= VIRTIO_STATUS_NEEDS_RESET;
-	vp->st.config_gen++;
+	live = vp->st.status & VIRTIO_STATUS_DRIVER_OK;
+	if (live) {
+		vp->st.status |= VIRTIO_STATUS_NEEDS_RESET;
+		vp->st.config_gen++;
+	}
 	pthread_mutex_unlock(&vp->lock);
+	if (!live)
+		return;
 	log_warn("%s: the guest driver broke a virtqueue's rules: device needs a reset",
 		 vp->ops->name);
-	virtio_raise(vp, vp->st.msix_config, 2);
+	virtio_raise(vp, -1, 2);
+}
+
+bool virtio_pci_queue_live(struct virtio_pci *vp, unsigned int q)
+{
+	const struct virtqueue *vq = &vp->queues[q].vq;
+	bool live;
+
+	pthread_mutex_lock(&vp->lock);
+	live = vq->ready && !vq->broken && (vp->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(vp->st.status & VIRTIO_STATUS_NEEDS_RESET);
+	pthread_mutex_unlock(&vp->lock);
+	return live;
 }
 
 uint64_t virtio_pci_features(struct virtio_pci *vp)
@@ -134,18 +201,17 @@ static void virtio_loop_kick(void *opaque, int fd)
 		return;
 	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
 		struct virtio_pci_queue *vq = &vp->queues[q];
-		bool run;
 
 		if (vq->kick_efd != fd)
 			continue;
-		pthread_mutex_lock(&vp->lock);
-		run = vq->vq.ready && (vp->st.status & VIRTIO_STATUS_DRIVER_OK) &&
-		      !(vp->st.status & VIRTIO_STATUS_NEEDS_RESET);
-		pthread_mutex_unlock(&vp->lock);
-		if (!run)
-			return;
+		if (vp->kick_hook)
+			vp->kick_hook(vp, q);
+		/* Looked at under the queue's lock, which a reset takes too: a
+		 * reset before this point makes the kick a no-op, one after it
+		 * waits until the queue has been run. */
 		pthread_mutex_lock(&vq->lock);
-		vp->ops->queue_notify(vp->dev, vp, q);
+		if (virtio_pci_queue_live(vp, q))
+			vp->ops->queue_notify(vp->dev, vp, q);
 		pthread_mutex_unlock(&vq->lock);
 		return;
 	}
@@ -215,7 +281,8 @@ static void virtio_common_snapshot(struct virtio_pci *vp, uint8_t buf[VIRTIO_COM
 
 /* Transport state back to reset. Called with vp->lock; the queues are
  * reset separately by virtio_reset_queues() without it, because the I/O
- * thread takes a queue's lock first and vp->lock second. */
+ * thread takes a queue's lock first and vp->lock second. A kick between
+ * the two finds status 0 and does nothing. */
 static void virtio_reset_locked(struct virtio_pci *vp)
 {
 	vp->st.dfselect = vp->st.gfselect = 0;
@@ -231,10 +298,15 @@ static void virtio_reset_queues(struct virtio_pci *vp)
 {
 	for (unsigned int q = 0; q < vp->ops->num_queues; q++) {
 		struct virtio_pci_queue *vq = &vp->queues[q];
+
+		/* Both locks: the queue's waits for a run in progress, vp->lock
+		 * orders this against the common configuration's readers. */
 		pthread_mutex_lock(&vq->lock);
+		pthread_mutex_lock(&vp->lock);
 		vq_reset(&vq->vq);
 		vq->vq.size = vp->ops->queue_max;
 		vq->msix_vector = VIRTIO_NO_VECTOR;
+		pthread_mutex_unlock(&vp->lock);
 		pthread_mutex_unlock(&vq->lock);
 	}
 }
@@ -256,8 +328,17 @@ static void virtio_write_status(struct virtio_pci *vp, uint8_t st, bool *kick_al
 	vp->st.status = (uint8_t)(st | (vp->st.status & VIRTIO_STATUS_NEEDS_RESET));
 }
 
+/* Called with vp->lock, on a queue that is not ready (so the I/O thread
+ * leaves it alone: it runs only a live queue, virtio_pci_queue_live). The
+ * queue starts clean whatever was left on it: not broken, indexes 0. */
 static void virtio_queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q)
 {
+	q->vq.broken = false;
+	q->vq.last_avail = 0;
+	q->vq.used_idx = 0;
+	q->vq.signalled_used = 0;
+	q->vq.signalled_valid = false;
+	q->vq.walked = 0;
 	q->vq.event_idx = vp->st.driver_features & VIRTIO_F_RING_EVENT_IDX;
 	q->vq.indirect = vp->st.driver_features & VIRTIO_F_RING_INDIRECT_DESC;
 	if (vq_validate(&q->vq) == 0)
@@ -316,7 +397,7 @@ static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 			     bool is_write)
 {
 	uint8_t buf[VIRTIO_COMMON_LEN], old[VIRTIO_COMMON_LEN];
-	bool kick_all = false, reset = false;
+	bool kick_all = false, reset = false, isr_clear;
 
 	if (off >= VIRTIO_COMMON_LEN || len > VIRTIO_COMMON_LEN - off) {
 		if (!is_write)
@@ -343,8 +424,13 @@ static void virtio_common_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 		virtio_reset_queues(vp);
 	if (reset && vp->ops->reset)
 		vp->ops->reset(vp->dev);
-	if (reset && vp->st.isr == 0 && vp->intx_gsi >= 0)
-		vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
+	if (reset) {
+		pthread_mutex_lock(&vp->lock);
+		isr_clear = vp->st.isr == 0;
+		pthread_mutex_unlock(&vp->lock);
+		if (isr_clear && vp->intx_gsi >= 0)
+			vm_irq_line(vp->vm, (unsigned int)vp->intx_gsi, 0);
+	}
 	if (kick_all)
 		for (unsigned int q = 0; q < vp->ops->num_queues; q++)
 			virtio_kick(vp, q);
@@ -392,7 +478,8 @@ static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, u
 {
 	unsigned int vec = (unsigned int)(off / 16), word = (unsigned int)(off % 16) / 4;
 	uint32_t *f;
-	bool fire = false, reroute = false;
+	bool reroute = false;
+	uint64_t go = 0;
 	struct msix_entry e;
 
 	if (vec >= VIRTIO_MSIX_VECTORS || (off % 4) + len > 4 || (len != 4 && len != 2 && len != 1)) {
@@ -413,19 +500,16 @@ static void virtio_msix_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, u
 		memcpy(b + off % 4, data, len);
 		*f = (uint32_t)le_get(b, 4);
 	}
-	if (word < 3) {
+	if (word < 3)
 		reroute = true;
-	} else if (!(vp->st.msix[vec].ctrl & MSIX_ENTRY_MASKED) && (vp->st.msix_pending & (1ULL << vec))) {
-		vp->st.msix_pending &= ~(1ULL << vec);
-		fire = true;
-	}
+	else    /* vector control: unmasked with its vector pending? */
+		go = virtio_msix_unpend_locked(vp, 1ULL << vec);
 	e = vp->st.msix[vec];
 	pthread_mutex_unlock(&vp->lock);
 	if (reroute)
 		irq_msi_set(vp->irq, vp->vec_gsi[vec],
 			    ((uint64_t)e.addr_hi << 32) | e.addr_lo, e.data);
-	if (fire)
-		virtio_fire_vector(vp, (uint16_t)vec);
+	virtio_fire_vectors(vp, go);
 }
 
 static void virtio_bar_io(struct pci_device *dev, int bar, uint64_t off, uint8_t *data,
@@ -532,6 +616,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct device_host *h,
 	vp->pci.opaque = vp;
 	vp->pci.bar_moved = virtio_bar_moved;
 	vp->pci.bar_io = virtio_bar_io;
+	vp->pci.conf_written = virtio_conf_written;
 	vp->pci.config[0x3d] = 1;  /* INTA */
 	r = pci_device_set_bar(&vp->pci, 0, VIRTIO_BAR0_SIZE, false, true);
 	if (r)

@@ -11,7 +11,11 @@
  *   BAR0 + 0x4000  MSI-X table, BAR0 + 0x5000 pending bits
  *
  * Interrupts go through irqfd (one MSI GSI per vector) when the driver
- * enables MSI-X, else through the slot's INTx line.
+ * enables MSI-X, else through the slot's INTx line. A vector raised while
+ * its entry or the whole function (message control bit 14) is masked is
+ * pending (its PBA bit reads 1) and goes out when both are unmasked: an
+ * entry's vector control written through the table, or message control
+ * written in configuration space (pci_device.conf_written).
  */
 #ifndef NESTVM_VIRTIO_VIRTIO_PCI_H
 #define NESTVM_VIRTIO_VIRTIO_PCI_H
@@ -75,6 +79,11 @@ struct virtio_device_ops {
 	void (*reset)(void *dev);
 };
 
+/* A queue. The device works on vq with `lock` held and only after
+ * virtio_pci_queue_live() said yes under it. The transport writes vq's
+ * set-up fields (size, ring addresses, ready, features) under
+ * virtio_pci.lock while the queue is not ready, and resets it holding both
+ * locks (lock first). msix_vector is a register: under virtio_pci.lock. */
 struct virtio_pci_queue {
 	struct virtqueue vq;
 	uint16_t msix_vector;
@@ -132,6 +141,11 @@ struct virtio_pci {
 	int vec_efd[VIRTIO_MSIX_VECTORS];
 	uint64_t notify_base;        /* guest address of the notify area, 0 = unmapped (bus lock) */
 	struct virtio_pci_queue queues[VIRTIO_MAX_QUEUES];
+	/* Test seam (NULL in nestvm): the kick handler calls it on the I/O
+	 * thread once it has taken a kick, before it takes the queue's lock
+	 * and looks at the transport, so a unit test can put a guest action
+	 * (a reset) in between. Set before the I/O loop starts. */
+	void (*kick_hook)(struct virtio_pci *vp, unsigned int q);
 };
 
 /* Create the PCI function and put it on h->pci, in slot h->pci_slot (0:
@@ -144,8 +158,15 @@ int virtio_pci_init(struct virtio_pci *vp, const struct device_host *h,
 void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q);
 
 /* The device hit a guest error it cannot go on from: DEVICE_NEEDS_RESET and
- * a configuration-change interrupt. */
+ * a configuration-change interrupt, on a DRIVER_OK device; nothing once the
+ * driver has reset it (the error belongs to the driver before). */
 void virtio_pci_needs_reset(struct virtio_pci *vp);
+
+/* May the device work on queue q now: ready, not broken, and the device
+ * DRIVER_OK without NEEDS_RESET? Called with queue q's lock held (it takes
+ * virtio_pci.lock: the order is a queue's lock, then virtio_pci.lock), and
+ * true stays true until that lock is released: a reset waits for it. */
+bool virtio_pci_queue_live(struct virtio_pci *vp, unsigned int q);
 
 /* Save the transport (quiesced: vCPUs, I/O loop and backends parked, so no
  * request is half-done). */

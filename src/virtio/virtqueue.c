@@ -66,6 +66,21 @@ static uint16_t ld16(const uint8_t *p)
 				       __ATOMIC_RELAXED));
 }
 
+/* The avail index: what the driver wrote before it (ring entries,
+ * descriptors, buffers) is read after it. */
+static uint16_t ld16_acquire(const uint8_t *p)
+{
+	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p,
+				       __ATOMIC_ACQUIRE));
+}
+
+/* The used index: what the device wrote before it (used elements,
+ * buffers) is visible to the driver first. */
+static void st16_release(uint8_t *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)(void *)p, htole16(v), __ATOMIC_RELEASE);
+}
+
 static void st16(uint8_t *p, uint16_t v)
 {
 	__atomic_store_n((uint16_t *)(void *)p, htole16(v), __ATOMIC_RELAXED);
@@ -217,14 +232,14 @@ static int set_broken(struct virtqueue *vq)
 /* Entries the driver has made available: 0..size, or -EIO. */
 static int avail_pending(struct virtqueue *vq, const struct rings *r)
 {
-	uint16_t n = ld16(r->avail + AVAIL_IDX) - vq->last_avail;
+	uint16_t n = ld16_acquire(r->avail + AVAIL_IDX) - vq->last_avail;
 
 	if (n == 0 && vq->event_idx) {
 		/* Ask for a kick at the next entry, then look again: the
 		 * driver may have added one before it saw avail_event. */
 		st16(avail_event_ptr(vq, r), vq->last_avail);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		n = ld16(r->avail + AVAIL_IDX) - vq->last_avail;
+		n = ld16_acquire(r->avail + AVAIL_IDX) - vq->last_avail;
 	}
 	if (n > vq->size)
 		return set_broken(vq);
@@ -253,8 +268,7 @@ int vq_pop(struct virtqueue *vq, struct vq_req *req)
 	n = avail_pending(vq, &r);
 	if (n <= 0)
 		return n;
-	/* Ring entries and descriptors are read after avail->idx. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	/* Ring entries and descriptors are read after avail->idx (acquire). */
 	slot = vq->last_avail & (vq->size - 1);
 	req->head = ld16(r.avail + AVAIL_RING + 2 * (uint64_t)slot);
 	vq->last_avail++;
@@ -285,9 +299,8 @@ int vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	st32(elem, head);
 	st32(elem + 4, written);
 	/* The element is visible before the index that publishes it. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	vq->used_idx++;
-	st16(r.used + USED_IDX, vq->used_idx);
+	st16_release(r.used + USED_IDX, vq->used_idx);
 	return 0;
 }
 

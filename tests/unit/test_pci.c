@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -535,6 +536,64 @@ static void test_bus_add(void **state)
 	assert_int_equal(conf1_read(c, 0, 0, 2), 0x8086);
 }
 
+/* conf_written: called after every configuration write that reached the
+ * device, with its offset and size, the new bytes in place and the bus
+ * lock free; not for reads, absent functions or a disabled address. */
+static struct {
+	int calls;
+	unsigned int offset;
+	int size;
+	uint32_t seen;
+	bool lock_free;
+} written;
+
+static void on_conf_written(struct pci_device *dev, unsigned int offset, int size)
+{
+	struct ctx *c = dev->opaque;
+
+	written.calls++;
+	written.offset = offset;
+	written.size = size;
+	written.lock_free = pthread_mutex_trylock(&c->bus.lock) == 0;
+	if (written.lock_free)
+		pthread_mutex_unlock(&c->bus.lock);
+	written.seen = pci_device_conf_read(&c->bus, dev, (uint16_t)offset, size);
+}
+
+static void test_conf_written_hook(void **state)
+{
+	struct ctx *c = *state;
+	int slot;
+
+	memset(&written, 0, sizeof(written));
+	c->dev.conf_written = on_conf_written;
+	c->dev.wmask[0x42] = 0xff;
+	c->dev.wmask[0x43] = 0xff;
+	slot = pci_bus_add(&c->bus, &c->dev, 0);
+	assert_true(slot > 0);
+
+	conf1_write(c, slot, 0x42, 2, 0xc0de);          /* through the ports */
+	assert_int_equal(written.calls, 1);
+	assert_int_equal(written.offset, 0x42);
+	assert_int_equal(written.size, 2);
+	assert_int_equal(written.seen, 0xc0de);
+	assert_true(written.lock_free);
+
+	wr(c, 0x43, 1, 0x5a);                           /* the raw call */
+	assert_int_equal(written.calls, 2);
+	assert_int_equal(written.offset, 0x43);
+	assert_int_equal(written.size, 1);
+	assert_int_equal(written.seen, 0x5a);
+	assert_true(written.lock_free);
+
+	(void)conf1_read(c, slot, 0x42, 2);             /* reads, nobody, disabled */
+	conf1_write(c, slot + 1, 0x42, 2, 1);
+	outl_addr(c, CONF1(0, slot, 0, 0x40) & ~0x80000000u);
+	out_data(c, 2, 2, 1);
+	assert_int_equal(written.calls, 2);
+	assert_int_equal(rd(c, 0x42, 2), 0x5ade);
+}
+
 static void test_odd_accesses_do_not_crash(void **state)
 {
 	struct ctx *c = *state;
@@ -611,6 +670,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wmask_and_w1c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capability_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conf_written_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_accesses_do_not_crash, setup, teardown),
 	};
 
