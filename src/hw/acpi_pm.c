@@ -238,15 +238,9 @@ static int acpi_pm_restore(void *dev, const void *state, size_t size, uint32_t v
 	struct acpi_pm_state st;
 	int r;
 
-	if (version != ACPI_PM_STATE_VERSION) {
-		snprintf(err, errlen, "acpi-pm: state version %u, this build reads %u", version,
-			 ACPI_PM_STATE_VERSION);
-		return -EINVAL;
-	}
-	if (size != sizeof(st)) {
-		snprintf(err, errlen, "acpi-pm: state size %zu, expected %zu", size, sizeof(st));
-		return -EINVAL;
-	}
+	r = device_state_check_header(&acpi_pm_class, size, version, err, errlen);
+	if (r)
+		return r;
 	memcpy(&st, state, sizeof(st));
 	r = acpi_pm_state_check(&st, err, errlen);
 	if (r)

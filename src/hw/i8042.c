@@ -249,15 +249,9 @@ static int i8042_restore(void *dev, const void *state, size_t size, uint32_t ver
 	struct i8042_state st;
 	int r;
 
-	if (version != I8042_STATE_VERSION) {
-		snprintf(err, errlen, "i8042: state version %u, this build reads %u", version,
-			 I8042_STATE_VERSION);
-		return -EINVAL;
-	}
-	if (size != sizeof(st)) {
-		snprintf(err, errlen, "i8042: state size %zu, expected %zu", size, sizeof(st));
-		return -EINVAL;
-	}
+	r = device_state_check_header(&i8042_class, size, version, err, errlen);
+	if (r)
+		return r;
 	memcpy(&st, state, sizeof(st));
 	r = i8042_state_check(&st, err, errlen);
 	if (r)

@@ -520,15 +520,9 @@ static int pci_host_restore(void *dev, const void *state, size_t size, uint32_t 
 	const struct pci_host_state *st = state;
 	int r;
 
-	if (version != PCI_HOST_STATE_VERSION) {
-		snprintf(err, errlen, "pci-host: state version %u, this build reads %u", version,
-			 PCI_HOST_STATE_VERSION);
-		return -EINVAL;
-	}
-	if (size != sizeof(*st)) {
-		snprintf(err, errlen, "pci-host: state size %zu, expected %zu", size, sizeof(*st));
-		return -EINVAL;
-	}
+	r = device_state_check_header(&pci_host_class, size, version, err, errlen);
+	if (r)
+		return r;
 	pthread_mutex_lock(&bus->lock);
 	r = pci_host_check(bus, st, err, errlen);
 	if (r == 0) {

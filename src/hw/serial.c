@@ -412,15 +412,9 @@ static int serial_restore(void *dev, const void *state, size_t size, uint32_t ve
 	struct serial_state st;
 	int r;
 
-	if (version != SERIAL_STATE_VERSION) {
-		snprintf(err, errlen, "serial: state version %u, this build reads %u", version,
-			 SERIAL_STATE_VERSION);
-		return -EINVAL;
-	}
-	if (size != sizeof(st)) {
-		snprintf(err, errlen, "serial: state size %zu, expected %zu", size, sizeof(st));
-		return -EINVAL;
-	}
+	r = device_state_check_header(&serial_class, size, version, err, errlen);
+	if (r)
+		return r;
 	memcpy(&st, state, sizeof(st));
 	r = serial_state_check(&st, err, errlen);
 	if (r)

@@ -473,8 +473,7 @@ static int blk_restore(void *dev, const void *state, size_t size, uint32_t versi
 {
 	struct virtio_blk *blk = dev;
 	const struct virtio_blk_state *st = state;
-	int r = virtio_state_header_check("virtio-blk", size, sizeof(*st), version,
-					  VIRTIO_BLK_STATE_VERSION, err, errlen);
+	int r = device_state_check_header(&virtio_blk_class, size, version, err, errlen);
 
 	if (r)
 		return r;

@@ -919,8 +919,7 @@ static int net_restore(void *dev, const void *state, size_t size, uint32_t versi
 	struct virtio_net *net = dev;
 	const struct virtio_net_state *st = state;
 	const uint8_t *m = st->config;
-	int r = virtio_state_header_check("virtio-net", size, sizeof(*st), version,
-					  VIRTIO_NET_STATE_VERSION, err, errlen);
+	int r = device_state_check_header(&virtio_net_class, size, version, err, errlen);
 
 	if (r)
 		return r;

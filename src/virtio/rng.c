@@ -90,8 +90,7 @@ static int rng_restore(void *dev, const void *state, size_t size, uint32_t versi
 {
 	struct virtio_rng *rng = dev;
 	const struct virtio_rng_state *st = state;
-	int r = virtio_state_header_check("virtio-rng", size, sizeof(*st), version,
-					  VIRTIO_RNG_STATE_VERSION, err, errlen);
+	int r = device_state_check_header(&virtio_rng_class, size, version, err, errlen);
 
 	if (r)
 		return r;

@@ -665,21 +665,6 @@ int virtio_pci_init(struct virtio_pci *vp, const struct device_host *h,
 			     VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
 #define VIRTIO_MSIX_ALL     ((1ULL << VIRTIO_MSIX_VECTORS) - 1)
 
-int virtio_state_header_check(const char *name, size_t size, size_t want_size, uint32_t version,
-			      uint32_t want_version, char *err, size_t errlen)
-{
-	if (version != want_version) {
-		snprintf(err, errlen, "%s: state version %u, this build reads %u", name, version,
-			 want_version);
-		return -EINVAL;
-	}
-	if (size != want_size) {
-		snprintf(err, errlen, "%s: state size %zu, expected %zu", name, size, want_size);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 void virtio_pci_save(struct virtio_pci *vp, struct virtio_pci_state *st)
 {
 	memset(st, 0, sizeof(*st));

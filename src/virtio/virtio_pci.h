@@ -184,9 +184,6 @@ int virtio_pci_check(const struct virtio_pci *vp, const struct virtio_pci_state 
  * DRIVER_OK device (a kick the guest gave before the save may not have
  * been served). */
 void virtio_pci_load(struct virtio_pci *vp, const struct virtio_pci_state *st);
-/* The version and size checks every virtio class's restore starts with. */
-int virtio_state_header_check(const char *name, size_t size, size_t want_size, uint32_t version,
-			      uint32_t want_version, char *err, size_t errlen);
 
 /* Negotiated features. */
 uint64_t virtio_pci_features(struct virtio_pci *vp);

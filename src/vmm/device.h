@@ -124,4 +124,10 @@ struct device_class {
 		       size_t errlen);
 };
 
+/* What every restore checks first: the state is of the class's version
+ * and size. 0, or -EINVAL with "NAME: state version V, this build reads W"
+ * or "NAME: state size N, expected M". */
+int device_state_check_header(const struct device_class *cls, size_t size, uint32_t version,
+			      char *err, size_t errlen);
+
 #endif
