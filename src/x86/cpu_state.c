@@ -15,6 +15,7 @@
 #define X86_VMCB_SAVE_OFFSET      0x400u   /* struct vmcb: the control area's size */
 #define X86_VMCB_SAVE_TR_ATTRIB   0x92u    /* vmcb_save_area.tr.attrib */
 #define X86_SEG_ATTRIB_BUSY       0x02u    /* TSS type bit 1 */
+#define X86_VMCB_SAVE_SYSENTER_ESP 0x230u  /* vmcb_save_area.sysenter_esp, then _eip at 0x238 */
 
 static int x86_state_fail(char *err, size_t errlen, const char *what)
 {
@@ -540,22 +541,39 @@ static int x86_vcpu_compare_msrs(const struct x86_vcpu_state *a, const struct x8
 	return 0;
 }
 
-/* The first differing byte of the nested states, or -1. On SVM in guest
- * mode, the busy bit (type bit 1) of TR's attributes in the saved VMCB
- * (data.svm: control area, then the save area, TR at 0x90) is left out:
- * KVM keeps the VMLOAD/VMSAVE state (TR among it) in vmcb01 while L2 runs
- * too, and reports and loads TR through SREGS with the busy bit forced on,
- * so loading SREGS2 sets it where the CPU left it clear. */
+/* May byte `off` of two SVM nested states in guest mode differ as x ^ y?
+ * - the busy bit (type bit 1) of TR's attributes in the saved VMCB (data.svm:
+ *   control area, then the save area, TR at 0x90): KVM keeps the
+ *   VMLOAD/VMSAVE state (TR among it) in vmcb01 while L2 runs too, and
+ *   reports and loads TR through SREGS with the busy bit forced on, so
+ *   loading SREGS2 sets it where the CPU left it clear;
+ * - the upper 32 bits of SYSENTER_ESP/EIP there: as for the MSRs, KVM on AMD
+ *   keeps only the low 32 bits of a value nestvm writes (the CPU never uses
+ *   the rest outside legacy mode). */
+static bool x86_nested_may_differ(size_t off, uint8_t x)
+{
+	size_t save = sizeof(struct kvm_nested_state) + X86_VMCB_SAVE_OFFSET;
+
+	if (off == save + X86_VMCB_SAVE_TR_ATTRIB)
+		return (x & ~X86_SEG_ATTRIB_BUSY) == 0;
+	return (off >= save + X86_VMCB_SAVE_SYSENTER_ESP + 4 &&
+		off < save + X86_VMCB_SAVE_SYSENTER_ESP + 8) ||
+	       (off >= save + X86_VMCB_SAVE_SYSENTER_ESP + 12 &&
+		off < save + X86_VMCB_SAVE_SYSENTER_ESP + 16);
+}
+
+/* The first differing byte of the nested states, or -1 (on SVM in guest
+ * mode, leaving out what x86_nested_may_differ allows). */
 static long x86_vcpu_compare_nested(const struct x86_vcpu_state *a,
 				    const struct x86_vcpu_state *b)
 {
 	const struct kvm_nested_state *ns = (const void *)a->nested;
-	size_t tr_attr = sizeof(*ns) + X86_VMCB_SAVE_OFFSET + X86_VMCB_SAVE_TR_ATTRIB;
+	bool svm_guest = ns->format == KVM_STATE_NESTED_FORMAT_SVM &&
+			 (ns->flags & KVM_STATE_NESTED_GUEST_MODE);
 	long d = x86_first_diff(a->nested, b->nested, a->nested_size);
 
-	if (d >= 0 && (size_t)d == tr_attr && ns->format == KVM_STATE_NESTED_FORMAT_SVM &&
-	    (ns->flags & KVM_STATE_NESTED_GUEST_MODE) &&
-	    ((a->nested[d] ^ b->nested[d]) & ~X86_SEG_ATTRIB_BUSY) == 0) {
+	while (d >= 0 && svm_guest &&
+	       x86_nested_may_differ((size_t)d, (uint8_t)(a->nested[d] ^ b->nested[d]))) {
 		long rest = x86_first_diff(a->nested + d + 1, b->nested + d + 1,
 					   a->nested_size - (size_t)d - 1);
 

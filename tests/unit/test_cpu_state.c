@@ -283,6 +283,21 @@ static void test_compare(void **state)
 	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
 	assert_has(err, "nested state differs at byte 1298");
 	b->nested[1298] ^= 0x03;   /* back to the busy bit alone */
+	/* ... and the upper halves of SYSENTER_ESP/EIP there (128 + 0x400 +
+	 * 0x230 and 0x238: bytes 1716-1719, 1724-1727), not their low halves */
+	b->nested[1716] ^= 0xff;
+	b->nested[1727] ^= 0x80;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), 0);
+	b->nested[1715] ^= 0x01;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
+	assert_has(err, "nested state differs at byte 1715");
+	b->nested[1715] ^= 0x01;
+	b->nested[1723] ^= 0x01;
+	assert_int_equal(x86_vcpu_state_compare(a, b, NULL, &n, err, sizeof(err)), -EIO);
+	assert_has(err, "nested state differs at byte 1723");
+	b->nested[1723] ^= 0x01;
+	b->nested[1716] ^= 0xff;
+	b->nested[1727] ^= 0x80;
 	/* Not in guest mode: compared whole. */
 	((struct kvm_nested_state *)(void *)a->nested)->flags &= ~KVM_STATE_NESTED_GUEST_MODE;
 	((struct kvm_nested_state *)(void *)b->nested)->flags &= ~KVM_STATE_NESTED_GUEST_MODE;
