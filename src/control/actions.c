@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vmm/evloop.h"
+#include "vmm/thread.h"
 
 static const char *const action_names[VMPROC_ACT_COUNT] = {
 	[VMPROC_ACT_DESCRIBE] = "describe",
@@ -97,13 +98,7 @@ int action_queue_submit(struct action_queue *q, struct vmproc_action *a, int tim
 	a->err[0] = '\0';
 	a->taken = a->done = false;
 	a->next = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = vmm_deadline_ms(timeout_ms > 0 ? (unsigned int)timeout_ms : 0);
 	pthread_mutex_lock(&q->lock);
 	if (!q->open) {
 		pthread_mutex_unlock(&q->lock);

@@ -184,12 +184,8 @@ static void console_queue(struct console *c, const uint8_t *buf, size_t len)
 
 	pthread_mutex_lock(&c->out_lock);
 	if (c->out_len + len > CONSOLE_OUT_RING && !c->out_stalled && !c->out_gone) {
-		struct timespec until;
+		struct timespec until = vmm_deadline_ms(CONSOLE_OUT_WAIT_MS);
 
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += CONSOLE_OUT_WAIT_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
 		while (c->out_len + len > CONSOLE_OUT_RING && !c->out_gone && !c->out_stop)
 			if (pthread_cond_timedwait(&c->out_room, &c->out_lock, &until) == ETIMEDOUT) {
 				c->out_stalled = true;

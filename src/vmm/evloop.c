@@ -120,17 +120,6 @@ static void *evloop_thread(void *arg)
 	return NULL;
 }
 
-static void evloop_deadline(struct timespec *ts, int timeout_ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += timeout_ms / 1000;
-	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 int evloop_park(struct evloop *l, int timeout_ms)
 {
 	struct timespec deadline;
@@ -149,7 +138,7 @@ int evloop_park(struct evloop *l, int timeout_ms)
 		return 0;           /* no loop thread: nothing runs handlers */
 	}
 	evloop_signal_fd(l->wake_efd);
-	evloop_deadline(&deadline, timeout_ms);
+	deadline = vmm_deadline_ms(timeout_ms > 0 ? (unsigned int)timeout_ms : 0);
 	while (!l->parked && !atomic_load(&l->stop) && r == 0)
 		r = pthread_cond_timedwait(&l->park_cond, &l->park_lock, &deadline);
 	if (!l->parked && !atomic_load(&l->stop)) {

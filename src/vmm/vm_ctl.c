@@ -19,20 +19,7 @@
 #include <time.h>
 
 #include "vmm/kvm_stats.h"
-
-static struct timespec vm_ctl_deadline(unsigned int ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
+#include "vmm/thread.h"
 
 /* Is the calling thread one of this VM's vCPU threads? (It would wait for
  * itself.) ctl_lock held. */
@@ -65,7 +52,7 @@ static unsigned int vm_ctl_live(struct vm *vm)
 
 int vm_pause(struct vm *vm)
 {
-	struct timespec deadline = vm_ctl_deadline(VM_PAUSE_TIMEOUT_MS);
+	struct timespec deadline = vmm_deadline_ms(VM_PAUSE_TIMEOUT_MS);
 	int r = 0;
 
 	if (!vm->ctl_ready)
@@ -212,7 +199,7 @@ static int vm_ctl_calls_collect(struct vm *vm, const struct vcpu_call *calls,
 int vm_vcpu_call_all(struct vm *vm, vcpu_call_fn fn, void *opaque, unsigned int timeout_ms,
 		     struct vcpu_call_result *res, char *err, size_t errlen)
 {
-	struct timespec deadline = vm_ctl_deadline(timeout_ms);
+	struct timespec deadline = vmm_deadline_ms(timeout_ms);
 	struct vcpu_call *calls;
 	int r;
 
