@@ -17,6 +17,7 @@
 #ifndef NESTVM_REGISTRY_REGISTRY_H
 #define NESTVM_REGISTRY_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,5 +106,38 @@ int registry_transition(struct registry *r, const char *name, enum vm_op op,
  * update *rec. 0 when nothing was to be done or it was done; -errno. */
 int vm_reconcile(struct registry *reg, const struct vm_paths *p, struct vm_record *rec,
 		 char *err, size_t errlen);
+
+/* ---- snapshots (schema 3: table snapshots) ----
+ * What the registry knows of a snapshot nestvm wrote for a VM: the files
+ * are in `dir` (docs/snapshot.md); the record lists it. Deleting a VM
+ * deletes its records (not the files). */
+#define SNAPSHOT_DIR_MAX 4096
+
+struct snapshot_record {
+	char vm[VMCFG_NAME_MAX + 1];
+	char dir[SNAPSHOT_DIR_MAX];   /* absolute, as written */
+	int64_t created;              /* unix seconds */
+	uint64_t size;                /* bytes the snapshot's files take on disk */
+	uint64_t memory_size;         /* guest RAM bytes saved (the memory file's data) */
+	bool with_disks;              /* copies of the disks are in dir */
+	bool stopped;                 /* --stop: the VM was left stopped */
+	bool nested_guest_running;    /* a vCPU was in guest mode (an L2 ran) at the snapshot */
+};
+
+/* Add (replacing a record of the same VM and dir). -ENOENT when the VM is
+ * not defined. */
+int registry_snapshot_add(struct registry *r, const struct snapshot_record *s, char *err,
+			  size_t errlen);
+/* The VM's snapshots, oldest first; *out malloc'ed (free()). -ENOENT when
+ * the VM is not defined. */
+int registry_snapshot_list(struct registry *r, const char *vm, struct snapshot_record **out,
+			   size_t *n, char *err, size_t errlen);
+/* Fill *out with the record of (vm, dir): -ENOENT ("no snapshot of 'vm'
+ * in DIR") when there is none. */
+int registry_snapshot_get(struct registry *r, const char *vm, const char *dir,
+			  struct snapshot_record *out, char *err, size_t errlen);
+/* Remove the record (not the files). -ENOENT when there is none. */
+int registry_snapshot_delete(struct registry *r, const char *vm, const char *dir, char *err,
+			     size_t errlen);
 
 #endif
