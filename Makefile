@@ -13,7 +13,7 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
 # (src/lazy/): not linked into nestvm, so `nestvm run` maps none of them
 # unless it needs them. The unit tests
 # link them too, for their own direct calls.
-LDLIBS   := -lpthread -ljansson -ldl
+LDLIBS   := -lpthread -ljansson -ldl -lz
 TEST_LIBS := -lsqlite3 -lmicrohttpd -lcurl -lslirp -lcmocka
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # ThreadSanitizer. gcc warns (-Wtsan) that it does not model a standalone
