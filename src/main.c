@@ -7,7 +7,7 @@
 #include "lazy/lazylib.h"
 #include "vmm/log.h"
 
-#define NESTVM_VERSION "0.2.0"
+#include "vmm/version.h"
 
 static void main_usage(FILE *out)
 {
