@@ -28,6 +28,8 @@ int cmd_console(int argc, char **argv);
 int cmd_check_vm(int argc, char **argv);
 /* Checks of a running VM's internals: state-roundtrip (cmd_debug.c). */
 int cmd_debug(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 /* The background process of a started VM (cmd_vmproc.c; run by start). */
 int cmd_vmproc(int argc, char **argv);
 
