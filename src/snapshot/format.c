@@ -525,13 +525,6 @@ static int parse_header(struct snap_reader *r, char *err, size_t errlen)
 			 SNAP_MAX_SECTIONS);
 		return -EFBIG;
 	}
-	if ((uint64_t)nsections * SNAP_SECTION_HEADER_SIZE > r->len - SNAP_HEADER_SIZE) {
-		snap_err(err, errlen,
-			 PFX "truncated: the header says %u sections, %zu bytes after it hold at most %zu",
-			 nsections, r->len - SNAP_HEADER_SIZE,
-			 (r->len - SNAP_HEADER_SIZE) / SNAP_SECTION_HEADER_SIZE);
-		return -EINVAL;
-	}
 	r->info.format_version = version;
 	memcpy(r->info.nestvm_version, h + HDR_NESTVM, SNAP_VERSION_MAX);
 	memcpy(r->info.cpu_vendor, h + HDR_VENDOR, SNAP_VENDOR_MAX);
@@ -632,7 +625,8 @@ int snap_parse(struct snap_reader *r, const uint8_t *buf, size_t len, char *err,
 		off += SNAP_SECTION_HEADER_SIZE + r->sections[i].length;
 	}
 	if (off != len) {
-		snap_err(err, errlen, PFX "%zu trailing bytes at offset %zu, after the last of %u sections",
+		snap_err(err, errlen,
+			 PFX "trailing bytes: %zu at offset %zu, after the last of the %u sections",
 			 len - off, off, r->info.nsections);
 		rc = -EINVAL;
 		goto fail;
