@@ -475,7 +475,7 @@ static int parse_header(struct snap_reader *r, char *err, size_t errlen)
 		return -EFBIG;
 	}
 	if (r->len < SNAP_MAGIC_LEN || memcmp(h, SNAP_MAGIC, SNAP_MAGIC_LEN)) {
-		if (r->len < SNAP_MAGIC_LEN && !memcmp(h, SNAP_MAGIC, r->len))
+		if (r->len < SNAP_MAGIC_LEN && (r->len == 0 || !memcmp(h, SNAP_MAGIC, r->len)))
 			snap_err(err, errlen, PFX "truncated: header at offset 0 needs %d bytes, %zu left",
 				 SNAP_HEADER_SIZE, r->len);
 		else

@@ -95,7 +95,9 @@ struct snap_reader {
 };
 
 /* Start "<name>.tmp" in dirfd (O_EXCL: an existing .tmp is removed first,
- * an existing <name> is refused with -EEXIST). name: 1 to 59 bytes, no '/'.
+ * an existing <name> is refused with -EEXIST). dirfd: a directory open for
+ * reading (finish() fsyncs it, so not O_PATH) or AT_FDCWD; borrowed until
+ * finish or abort. name: 1 to 59 bytes, no '/'.
  * info->nestvm_version and info->cpu_vendor: NUL-terminated printable ASCII
  * (may be empty); info->format_version and info->nsections are ignored (this
  * build's version; counted). 0 or -errno with a message; on failure nothing

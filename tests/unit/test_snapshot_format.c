@@ -388,6 +388,7 @@ static void test_bad_magic(void **state)
 	refused(f, len, -EINVAL, "not a nestvm snapshot (bad magic)");
 	refused((const uint8_t *)"\177ELF", 4, -EINVAL, "bad magic");
 	refused((const uint8_t *)"", 0, -EINVAL, NULL);
+	refused(NULL, 0, -EINVAL, "truncated: header at offset 0 needs 128 bytes, 0 left");
 	free(f);
 }
 
