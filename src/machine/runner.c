@@ -14,6 +14,7 @@
 #include "machine/snapshot.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "x86/cpu.h"
 
 #define KERNEL_MAX_BYTES (256ULL << 20)
 
@@ -182,6 +183,8 @@ static int run_restore_prepare(struct runner *c, const struct runner_hooks *h, c
 	host = platform_guest_cpuid(&c->vm, &c->plan, err, errlen);
 	if (!host)
 		return EXIT_NO_KVM;
+	/* What vCPU 0 would get here (HTT and the topology leaves). */
+	x86_cpuid_set_topology(host, 0, c->cfg.cpus);
 	r = machine_restore_prepare(c->restore, &c->vm, host, &c->cfg, h->restore_eager,
 				    &c->mem_fd, err, errlen);
 	free(host);
