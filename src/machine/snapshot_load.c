@@ -475,19 +475,60 @@ int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
 
 /* ---- loading ---- */
 
-/* Every vCPU's TSC offset made vCPU 0's (KVM_VCPU_TSC_CTRL), so their
- * TSCs, each written from a value read a moment apart, run in step. */
-static void snap_sync_tsc(struct vm *vm)
+static uint64_t snap_saved_tsc(const struct x86_vcpu_state *s, bool *found)
 {
+	for (uint32_t k = 0; k < s->nmsrs; k++)
+		if (s->msrs[k].index == X86_MSR_TSC) {
+			*found = true;
+			return s->msrs[k].data;
+		}
+	*found = false;
+	return 0;
+}
+
+/* The TSCs started from the instant the KVM clock was set: after
+ * KVM_SET_CLOCK, KVM_GET_CLOCK says where the clock is now (saved + d ns)
+ * at which host TSC; each vCPU's offset makes its TSC the saved value + d
+ * at that host TSC (the kernel's vcpu.rst, KVM_VCPU_TSC_CTRL), so the TSCs
+ * and the clock go on together and every vCPU's TSC as it was against the
+ * others. Without KVM_CLOCK_HOST_TSC or the attribute, or with a scaled
+ * TSC (khz_set), the MSR writes stand and the offsets are made vCPU 0's. */
+static void snap_restore_tsc(const struct machine_restore *m, struct vm *vm, bool khz_set)
+{
+	const struct x86_vm_state *vs = (const void *)snap_find(&m->rd, "vm", 0)->data;
+	struct kvm_clock_data now = { 0 };
 	uint64_t off;
 	struct kvm_device_attr a = {
 		.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
 		.addr = (uint64_t)(uintptr_t)&off,
 	};
+	bool exact = !khz_set && ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &a) == 0 &&
+		     ioctl(vm->vm_fd, KVM_GET_CLOCK, &now) == 0 && (now.flags & KVM_CLOCK_HOST_TSC) &&
+		     now.clock >= vs->clock.clock;
 
+	for (unsigned int i = 0; exact && i < vm->ncpus; i++) {
+		const struct x86_vcpu_state *s = (const void *)snap_find(&m->rd, "vcpu", i)->data;
+		uint64_t d = now.clock - vs->clock.clock;
+		bool found;
+		uint64_t tsc = snap_saved_tsc(s, &found) + d * vs->tsc_khz / 1000000;
+
+		if (!found)
+			break;
+		off = tsc - now.host_tsc;
+		if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &a) < 0) {
+			log_warn("restore: vCPU %u: KVM_VCPU_TSC_OFFSET: %s", i, strerror(errno));
+			exact = false;
+		}
+		if (i + 1 == vm->ncpus) {
+			log_debug("restore: TSCs set from the clock's instant (%llu ns after the saved "
+				  "clock)", (unsigned long long)d);
+			return;
+		}
+	}
+	/* Fallback: the MSR writes, in step with vCPU 0. */
 	if (vm->ncpus < 2 || ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &a) < 0 ||
 	    ioctl(vm->vcpus[0].fd, KVM_GET_DEVICE_ATTR, &a) < 0) {
-		log_debug("restore: no KVM_VCPU_TSC_CTRL: TSCs left as KVM synchronised them");
+		log_debug("restore: TSCs left as KVM synchronised their writes");
 		return;
 	}
 	for (unsigned int i = 1; i < vm->ncpus; i++)
@@ -531,7 +572,7 @@ int machine_restore_apply(struct machine_restore *m, struct vm *vm, struct platf
 	struct x86_cpu_caps *caps = malloc(sizeof(*caps));
 	const struct x86_vm_state *vs = (const void *)snap_find(&m->rd, "vm", 0)->data;
 	char why[400];
-	bool clock;
+	bool clock, khz_set = false;
 	int r;
 
 	if (!caps) {
@@ -550,6 +591,7 @@ int machine_restore_apply(struct machine_restore *m, struct vm *vm, struct platf
 			snprintf(err, errlen, "restore: vCPU %u: KVM_SET_CPUID2: %s", i, strerror(-r));
 			break;
 		}
+		khz_set |= khz > 0 && (uint32_t)khz != vs->tsc_khz;
 		if (khz > 0 && (uint32_t)khz != vs->tsc_khz &&
 		    x86_vcpu_tsc_khz_set(fd, vs->tsc_khz, why, sizeof(why))) {
 			snprintf(err, errlen, "cannot restore from %s on this host: the VM's TSC ran at "
@@ -565,13 +607,13 @@ int machine_restore_apply(struct machine_restore *m, struct vm *vm, struct platf
 	free(caps);
 	if (r)
 		return r;
-	snap_sync_tsc(vm);
 	r = x86_vm_state_set(vm->vm_fd, vm->vcpus[0].fd, vs, X86_STATE_LOAD_FULL, &clock, why,
 			     sizeof(why));
 	if (r) {
 		snprintf(err, errlen, "restore: %s", why);
 		return r;
 	}
+	snap_restore_tsc(m, vm, khz_set);
 	return snap_apply_devices(m, p, err, errlen);
 }
 

@@ -26,6 +26,8 @@
 struct snap_vcpu_out {
 	struct x86_vcpu_state *state;
 	struct kvm_cpuid2 *cpuid;      /* SNAP_CPUID_MAX_ENT entries of room */
+	bool has_tsc_offset;           /* KVM_VCPU_TSC_OFFSET read */
+	uint64_t tsc_offset;
 };
 
 struct snap_save_ctx {
@@ -56,6 +58,14 @@ static int snap_save_vcpu(struct vcpu *v, void *opaque, char *err, size_t errlen
 		return r;
 	}
 	r = x86_vcpu_state_get(v->fd, &ctx->caps, o->state, err, errlen);
+	{
+		struct kvm_device_attr a = {
+			.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+			.addr = (uint64_t)(uintptr_t)&o->tsc_offset,
+		};
+
+		o->has_tsc_offset = ioctl(v->fd, KVM_GET_DEVICE_ATTR, &a) == 0;
+	}
 	if (!r && v->index == 0)
 		r = x86_vm_state_get(v->vm->vm_fd, v->fd, &ctx->vm_state, err, errlen);
 	return r;
@@ -223,6 +233,35 @@ static int snap_flush_devices(struct platform *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* The TSC each vCPU had at the moment the KVM clock was read (its offset
+ * plus the host TSC KVM_GET_CLOCK answered with), instead of the value
+ * its MSR read gave a moment apart: a restore then starts the TSCs and the
+ * clock from one instant, as they were (KVM_VCPU_TSC_CTRL in the kernel's
+ * vcpu.rst). Kept as read when KVM cannot say, or when the result is more
+ * than a second away from the MSR's (the TSC was scaled). */
+static void snap_tsc_at_clock(struct snap_save_ctx *ctx, unsigned int ncpus)
+{
+	const struct kvm_clock_data *c = &ctx->vm_state.clock;
+	uint64_t second = (uint64_t)ctx->vm_state.tsc_khz * 1000;
+
+	if (!(c->flags & KVM_CLOCK_HOST_TSC))
+		return;
+	for (unsigned int i = 0; i < ncpus; i++) {
+		struct x86_vcpu_state *s = ctx->v[i].state;
+		uint64_t at = c->host_tsc + ctx->v[i].tsc_offset;
+
+		if (!ctx->v[i].has_tsc_offset)
+			continue;
+		for (uint32_t k = 0; k < s->nmsrs; k++) {
+			struct kvm_msr_entry *e = &s->msrs[k];
+
+			if (e->index == X86_MSR_TSC &&
+			    (at > e->data ? at - e->data : e->data - at) < second)
+				e->data = at;
+		}
+	}
+}
+
 /* Everything but the guest's time in the quiesced window. */
 static int snap_write_all(struct vm *vm, struct platform *p, int dirfd,
 			  const struct machine_snapshot_req *req, struct snap_save_ctx *ctx,
@@ -243,6 +282,7 @@ static int snap_write_all(struct vm *vm, struct platform *p, int dirfd,
 	r = vm_vcpu_call_all(vm, snap_save_vcpu, ctx, SNAP_CALL_TIMEOUT_MS, NULL, err, errlen);
 	if (r)
 		return r;
+	snap_tsc_at_clock(ctx, vm->ncpus);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		out->nested_guest_running |= snap_vcpu_guest_mode(ctx->v[i].state);
 	out->nested_guest_running |= nested_moving;
