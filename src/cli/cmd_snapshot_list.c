@@ -251,7 +251,6 @@ static int snap_remove_files(const char *path, bool *kept)
 int cmd_snapshot_delete(int argc, char **argv)
 {
 	char path[PATH_MAX], err[1024];
-	struct snapshot_record rec;
 	const char *sdir, *name;
 	struct vmctl c;
 	bool kept;
@@ -282,9 +281,7 @@ int cmd_snapshot_delete(int argc, char **argv)
 	if (status)
 		return status;
 	/* The record first: a snapshot half removed is never listed. */
-	r = registry_snapshot_get(c.reg, name, path, &rec, err, sizeof(err));
-	if (!r)
-		r = registry_snapshot_delete(c.reg, name, path, err, sizeof(err));
+	r = registry_snapshot_delete(c.reg, name, path, err, sizeof(err));
 	if (r) {
 		if (r == -ENOENT)
 			log_error("%s (nestvm list --snapshots %s)", err, name);
