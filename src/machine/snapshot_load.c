@@ -486,13 +486,27 @@ static uint64_t snap_saved_tsc(const struct x86_vcpu_state *s, bool *found)
 	return 0;
 }
 
-/* The TSCs started from the instant the KVM clock was set: after
- * KVM_SET_CLOCK, KVM_GET_CLOCK says where the clock is now (saved + d ns)
- * at which host TSC; each vCPU's offset makes its TSC the saved value + d
- * at that host TSC (the kernel's vcpu.rst, KVM_VCPU_TSC_CTRL), so the TSCs
- * and the clock go on together and every vCPU's TSC as it was against the
- * others. Without KVM_CLOCK_HOST_TSC or the attribute, or with a scaled
- * TSC (khz_set), the MSR writes stand and the offsets are made vCPU 0's. */
+/* Write one MSR of a vCPU. 0 or -EIO. */
+static int snap_write_msr(int vcpu_fd, uint32_t index, uint64_t val)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = { .h.nmsrs = 1, .e.index = index, .e.data = val };
+
+	return ioctl(vcpu_fd, KVM_SET_MSRS, &m) == 1 ? 0 : -EIO;
+}
+
+/* The TSCs started from the instant the KVM clock was set (right before
+ * this), each at its saved value (its value at the clock's instant, see
+ * snapshot_save.c) plus the time since, so the TSCs and the clock go on
+ * together and every vCPU as it was against the others; the L2's TSC, an
+ * offset from its L1's in the nested state, goes on with them.
+ * With KVM_CLOCK_HOST_TSC and KVM_VCPU_TSC_CTRL (the kernel's vcpu.rst):
+ * KVM_GET_CLOCK says where the clock is now and at which host TSC, and each
+ * vCPU's offset is set from that. Else each vCPU's TSC MSR is written
+ * again now, right after the clock, and the offsets made vCPU 0's. A
+ * scaled TSC (khz_set) leaves the MSR writes of the state load. */
 static void snap_restore_tsc(const struct machine_restore *m, struct vm *vm, bool khz_set)
 {
 	const struct x86_vm_state *vs = (const void *)snap_find(&m->rd, "vm", 0)->data;
@@ -502,38 +516,37 @@ static void snap_restore_tsc(const struct machine_restore *m, struct vm *vm, boo
 		.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
 		.addr = (uint64_t)(uintptr_t)&off,
 	};
-	bool exact = !khz_set && ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &a) == 0 &&
-		     ioctl(vm->vm_fd, KVM_GET_CLOCK, &now) == 0 && (now.flags & KVM_CLOCK_HOST_TSC) &&
-		     now.clock >= vs->clock.clock;
+	bool attr = ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &a) == 0;
+	bool exact = !khz_set && attr && ioctl(vm->vm_fd, KVM_GET_CLOCK, &now) == 0 &&
+		     (now.flags & KVM_CLOCK_HOST_TSC) && now.clock >= vs->clock.clock;
+	const char *how = "offsets from the clock's host TSC";
 
-	for (unsigned int i = 0; exact && i < vm->ncpus; i++) {
+	if (khz_set)
+		return;
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		const struct x86_vcpu_state *s = (const void *)snap_find(&m->rd, "vcpu", i)->data;
-		uint64_t d = now.clock - vs->clock.clock;
+		uint64_t d = exact ? now.clock - vs->clock.clock : 0;
 		bool found;
 		uint64_t tsc = snap_saved_tsc(s, &found) + d * vs->tsc_khz / 1000000;
 
 		if (!found)
-			break;
-		off = tsc - now.host_tsc;
-		if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &a) < 0) {
-			log_warn("restore: vCPU %u: KVM_VCPU_TSC_OFFSET: %s", i, strerror(errno));
-			exact = false;
-		}
-		if (i + 1 == vm->ncpus) {
-			log_debug("restore: TSCs set from the clock's instant (%llu ns after the saved "
-				  "clock)", (unsigned long long)d);
 			return;
-		}
+		off = tsc - now.host_tsc;
+		if (exact && ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &a) == 0)
+			continue;
+		exact = false;
+		how = "TSC writes right after the clock";
+		if (snap_write_msr(vm->vcpus[i].fd, X86_MSR_TSC, tsc))
+			log_warn("restore: vCPU %u: writing its TSC failed", i);
 	}
-	/* Fallback: the MSR writes, in step with vCPU 0. */
-	if (vm->ncpus < 2 || ioctl(vm->vcpus[0].fd, KVM_HAS_DEVICE_ATTR, &a) < 0 ||
-	    ioctl(vm->vcpus[0].fd, KVM_GET_DEVICE_ATTR, &a) < 0) {
-		log_debug("restore: TSCs left as KVM synchronised their writes");
-		return;
+	if (!exact && attr && vm->ncpus > 1 &&
+	    ioctl(vm->vcpus[0].fd, KVM_GET_DEVICE_ATTR, &a) == 0) {
+		for (unsigned int i = 1; i < vm->ncpus; i++)
+			if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &a) < 0)
+				log_warn("restore: vCPU %u: KVM_VCPU_TSC_OFFSET: %s", i,
+					 strerror(errno));
 	}
-	for (unsigned int i = 1; i < vm->ncpus; i++)
-		if (ioctl(vm->vcpus[i].fd, KVM_SET_DEVICE_ATTR, &a) < 0)
-			log_warn("restore: vCPU %u: KVM_VCPU_TSC_OFFSET: %s", i, strerror(errno));
+	log_info("restore: TSCs and the KVM clock from one instant (%s)", how);
 }
 
 static int snap_apply_devices(struct machine_restore *m, struct platform *p, char *err,

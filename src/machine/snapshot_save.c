@@ -34,7 +34,23 @@ struct snap_save_ctx {
 	struct x86_cpu_caps caps;
 	struct snap_vcpu_out *v;       /* ncpus */
 	struct x86_vm_state vm_state;
+	bool has_tsc0;                 /* tsc0: vCPU 0's TSC read right after the clock */
+	uint64_t tsc0;
 };
+
+/* One MSR of a vCPU (its own thread). 0 or -errno. */
+static int snap_read_msr(int vcpu_fd, uint32_t index, uint64_t *val)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = { .h.nmsrs = 1, .e.index = index };
+
+	if (ioctl(vcpu_fd, KVM_GET_MSRS, &m) != 1)
+		return -EIO;
+	*val = m.e.data;
+	return 0;
+}
 
 static double snap_now_ms(void)
 {
@@ -66,8 +82,11 @@ static int snap_save_vcpu(struct vcpu *v, void *opaque, char *err, size_t errlen
 
 		o->has_tsc_offset = ioctl(v->fd, KVM_GET_DEVICE_ATTR, &a) == 0;
 	}
-	if (!r && v->index == 0)
+	if (!r && v->index == 0) {
 		r = x86_vm_state_get(v->vm->vm_fd, v->fd, &ctx->vm_state, err, errlen);
+		/* The clock is the VM state's last read: the TSC right after it. */
+		ctx->has_tsc0 = !r && snap_read_msr(v->fd, X86_MSR_TSC, &ctx->tsc0) == 0;
+	}
 	return r;
 }
 
@@ -233,24 +252,30 @@ static int snap_flush_devices(struct platform *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* The TSC each vCPU had at the moment the KVM clock was read (its offset
- * plus the host TSC KVM_GET_CLOCK answered with), instead of the value
- * its MSR read gave a moment apart: a restore then starts the TSCs and the
- * clock from one instant, as they were (KVM_VCPU_TSC_CTRL in the kernel's
- * vcpu.rst). Kept as read when KVM cannot say, or when the result is more
- * than a second away from the MSR's (the TSC was scaled). */
+/* The TSC each vCPU had at the moment the KVM clock was read, instead of
+ * the value its MSR read gave a moment apart (milliseconds under an
+ * emulated host): a restore then starts the TSCs and the clock from one
+ * instant, as they were. With KVM_CLOCK_HOST_TSC: the host TSC the clock
+ * was read at plus the vCPU's KVM_VCPU_TSC_OFFSET (KVM_VCPU_TSC_CTRL in the
+ * kernel's vcpu.rst). Without: vCPU 0's TSC read right after the clock, for
+ * every vCPU (their TSCs run in step; a restore makes their offsets
+ * vCPU 0's). A value more than a second away from the MSR's (a scaled
+ * TSC) is not used. */
 static void snap_tsc_at_clock(struct snap_save_ctx *ctx, unsigned int ncpus)
 {
 	const struct kvm_clock_data *c = &ctx->vm_state.clock;
 	uint64_t second = (uint64_t)ctx->vm_state.tsc_khz * 1000;
+	bool host_tsc = (c->flags & KVM_CLOCK_HOST_TSC) != 0;
 
-	if (!(c->flags & KVM_CLOCK_HOST_TSC))
-		return;
 	for (unsigned int i = 0; i < ncpus; i++) {
 		struct x86_vcpu_state *s = ctx->v[i].state;
-		uint64_t at = c->host_tsc + ctx->v[i].tsc_offset;
+		uint64_t at;
 
-		if (!ctx->v[i].has_tsc_offset)
+		if (host_tsc && ctx->v[i].has_tsc_offset)
+			at = c->host_tsc + ctx->v[i].tsc_offset;
+		else if (ctx->has_tsc0)
+			at = ctx->tsc0;
+		else
 			continue;
 		for (uint32_t k = 0; k < s->nmsrs; k++) {
 			struct kvm_msr_entry *e = &s->msrs[k];
