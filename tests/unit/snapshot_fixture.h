@@ -4,11 +4,12 @@
  * (tests/fuzz/gen_restore_seed.c). Header-only, no cmocka: every function
  * returns 0 or -errno with a message.
  *
- * The snapshot is of the VM snap_fixture_config describes: 2 vCPUs, 64 MiB,
+ * The snapshot is of the VM snap_fixture_config describes: N vCPUs, 64 MiB,
  * one virtio-blk disk. Its state file has the sections machine_snapshot_save
  * writes, in its order: config, cpuid N and vcpu N per vCPU, vm, dev:CLASS N
  * for the board's devices and the configured ones (zero states of the
- * class's version and size), disk N (the disk's identity now), machine.
+ * class's version and size), disk N (the disk's identity now, or with
+ * SNAP_FIX_COPIED one saying a copy is in the snapshot), machine.
  * The memory file is sparse, with two data pages. */
 #ifndef NESTVM_TESTS_SNAPSHOT_FIXTURE_H
 #define NESTVM_TESTS_SNAPSHOT_FIXTURE_H
@@ -31,20 +32,24 @@
 #include "virtio/blk.h"
 #include "x86/cpu_state.h"
 
-#define SNAP_FIX_CPUS    2
 #define SNAP_FIX_MEMORY  (64ULL << 20)
 #define SNAP_FIX_NCPUID  4
 #define SNAP_FIX_TSC_KHZ 2000000u
 #define SNAP_FIX_KERNEL  "/nonexistent/vmlinuz"
 
-/* The VM: name "snapfix", 2 vCPUs, 64 MiB, one disk at disk_path (absolute). */
-static inline int snap_fixture_config(struct vm_config *c, const char *disk_path, char *err,
-				      size_t errlen)
+/* snap_fixture_write_state's flags */
+#define SNAP_FIX_COPIED 1u   /* the disks' identities say copied, of SNAP_FIX_DISK_SIZE
+			      * bytes (disk-N.img); the disks themselves are not looked at */
+#define SNAP_FIX_DISK_SIZE (1u << 20)
+
+/* The VM: name "snapfix", cpus vCPUs, 64 MiB, one disk at disk_path (absolute). */
+static inline int snap_fixture_config(struct vm_config *c, unsigned int cpus,
+				      const char *disk_path, char *err, size_t errlen)
 {
 	json_t *disk;
 
 	vmconfig_init(c);
-	c->cpus = SNAP_FIX_CPUS;
+	c->cpus = cpus;
 	c->memory = SNAP_FIX_MEMORY;
 	if (vmconfig_set_string(&c->name, "snapfix") ||
 	    vmconfig_set_string(&c->kernel, SNAP_FIX_KERNEL)) {
@@ -117,10 +122,40 @@ static inline struct kvm_cpuid2 *snap_fixture_cpuid(size_t *len)
 	return c;
 }
 
+/* A disk's identity: as it is now, or (SNAP_FIX_COPIED) of a copy. */
+static inline int snap_fixture_identity(const char *path, unsigned int flags,
+					struct snap_disk_identity *id, char *err, size_t errlen)
+{
+	int fd, r;
+
+	if (!path || strlen(path) >= sizeof(id->path)) {
+		snprintf(err, errlen, "a disk without a usable path");
+		return -EINVAL;
+	}
+	if (flags & SNAP_FIX_COPIED) {
+		memset(id, 0, sizeof(*id));
+		id->size = SNAP_FIX_DISK_SIZE;
+		id->copied = 1;
+		memcpy(id->path, path, strlen(path) + 1);
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "disk %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = snap_disk_identity_fd(fd, path, id);
+	close(fd);
+	if (r)
+		snprintf(err, errlen, "disk %s: %s", path, strerror(-r));
+	return r;
+}
+
 /* The dev: sections and disk identities of the board and cfg's devices. */
 static inline int snap_fixture_devices(struct snap_writer *w, const struct vm_config *cfg,
-				       uint32_t *ndev, uint32_t *ndisks, char *err,
-				       size_t errlen)
+				       unsigned int flags, uint32_t *ndev, uint32_t *ndisks,
+				       char *err, size_t errlen)
 {
 	const struct device_class *cls[VMCFG_MAX_DEVICES + 16];
 	const json_t *dcfg[VMCFG_MAX_DEVICES + 16];
@@ -160,20 +195,10 @@ static inline int snap_fixture_devices(struct snap_writer *w, const struct vm_co
 			const char *path = json_string_value(json_object_get(dcfg[i],
 									      cls[i]->config_path_key));
 			struct snap_disk_identity id;
-			int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 
-			if (fd < 0) {
-				r = -errno;
-				snprintf(err, errlen, "disk %s: %s", path ? path : "(none)",
-					 strerror(-r));
+			r = snap_fixture_identity(path, flags, &id, err, errlen);
+			if (r)
 				break;
-			}
-			r = snap_disk_identity_fd(fd, path, &id);
-			close(fd);
-			if (r) {
-				snprintf(err, errlen, "disk %s: %s", path, strerror(-r));
-				break;
-			}
 			id.read_only = json_is_true(json_object_get(dcfg[i], "readonly"));
 			r = snap_writer_add(w, "disk", SNAP_DISK_IDENTITY_VERSION, *ndisks, &id,
 					    sizeof(id), err, errlen);
@@ -183,10 +208,11 @@ static inline int snap_fixture_devices(struct snap_writer *w, const struct vm_co
 	return r;
 }
 
-/* The state file `name` (new) in dirfd, of a snapshot of cfg. */
+/* The state file `name` (new) in dirfd, of a snapshot of cfg; flags:
+ * SNAP_FIX_*. */
 static inline int snap_fixture_write_state(int dirfd, const char *name,
-					   const struct vm_config *cfg, char *err,
-					   size_t errlen)
+					   const struct vm_config *cfg, unsigned int flags,
+					   char *err, size_t errlen)
 {
 	struct snap_info info = { .created = 1798761600 };
 	struct snap_machine m = {
@@ -229,7 +255,7 @@ static inline int snap_fixture_write_state(int dirfd, const char *name,
 	if (!r)
 		r = snap_writer_add(&w, "vm", X86_VM_STATE_VERSION, 0, &vm, sizeof(vm), err, errlen);
 	if (!r)
-		r = snap_fixture_devices(&w, cfg, &m.ndevices, &m.ndisks, err, errlen);
+		r = snap_fixture_devices(&w, cfg, flags, &m.ndevices, &m.ndisks, err, errlen);
 	if (!r)
 		r = snap_writer_add(&w, "machine", SNAP_MACHINE_VERSION, 0, &m, sizeof(m), err,
 				    errlen);

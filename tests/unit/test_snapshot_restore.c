@@ -33,6 +33,8 @@
 #include "machine/snapshot.h"
 #include "snapshot_fixture.h"
 
+#define NCPUS 2
+
 struct fx {
 	char root[64];            /* the temporary directory */
 	char snap[PATH_MAX];      /* root/snap: the snapshot */
@@ -247,8 +249,8 @@ static int setup(void **state)
 	make_file(f->other, 1 << 20, 0xcd);
 	f->dirfd = open(f->snap, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(f->dirfd >= 0);
-	if (snap_fixture_config(&f->cfg, f->disk, err, sizeof(err)) ||
-	    snap_fixture_write_state(f->dirfd, SNAP_STATE_FILE, &f->cfg, err, sizeof(err)) ||
+	if (snap_fixture_config(&f->cfg, NCPUS, f->disk, err, sizeof(err)) ||
+	    snap_fixture_write_state(f->dirfd, SNAP_STATE_FILE, &f->cfg, 0, err, sizeof(err)) ||
 	    snap_fixture_write_memory(f->dirfd, SNAP_MEMORY_FILE, f->cfg.memory, err,
 				      sizeof(err))) {
 		print_error("fixture: %s\n", err);
@@ -334,7 +336,7 @@ static void test_valid_accepted(void **state)
 
 	take_digest(f, &before);
 	assert_int_equal(machine_restore_open(&m, f->snap, &f->cfg, err, sizeof(err)), 0);
-	assert_int_equal(m.m.ncpus, SNAP_FIX_CPUS);
+	assert_int_equal(m.m.ncpus, NCPUS);
 	assert_int_equal(m.m.memory, SNAP_FIX_MEMORY);
 	assert_int_equal(m.m.ndisks, 1);
 	assert_int_equal(m.m.ndevices, snap_count(&m.rd, "dev:serial") +
@@ -357,7 +359,7 @@ static void test_bit_flip_every_section(void **state)
 
 	assert_non_null(buf);
 	assert_int_equal(snap_parse(&r, f->state, f->state_len, err, sizeof(err)), 0);
-	assert_true(r.nsections >= 2 * SNAP_FIX_CPUS + 5);
+	assert_true(r.nsections >= 2 * NCPUS + 5);
 	for (uint32_t i = 0; i < r.nsections; i++) {
 		const struct snap_section *s = &r.sections[i];
 		size_t at = (size_t)(s->data - f->state);
@@ -440,7 +442,7 @@ static void test_config_differs(void **state)
 	expect_refused_cfg(f, &c, -EINVAL, "2 vCPUs and 64 MiB");
 	c.cpus = 1;
 	expect_refused_cfg(f, &c, -EINVAL, "vCPU");
-	c.cpus = SNAP_FIX_CPUS;
+	c.cpus = NCPUS;
 	c.memory = 128ULL << 20;
 	expect_refused_cfg(f, &c, -EINVAL, "128 MiB");
 	c.memory = SNAP_FIX_MEMORY;
