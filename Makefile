@@ -98,7 +98,16 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS) \
 		$(filter-out -lcmocka,$(TEST_LIBS))
 
-fuzz-build: $(FUZZ_BIN)
+# The seed generators (tests/fuzz/gen_*.c, run by tests/fuzz/seeds): built
+# like the targets, without libFuzzer's main.
+FUZZ_GEN := $(BUILD)/fuzz/gen_restore_seed
+
+$(BUILD)/fuzz/gen_%: tests/fuzz/gen_%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $< $(FUZZ_OBJ) $(LDLIBS) \
+		$(filter-out -lcmocka,$(TEST_LIBS))
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_GEN)
 
 # Each fuzz target for FUZZ_SECONDS (the test command runs them for 30 s).
 fuzz: fuzz-build

@@ -50,7 +50,14 @@ int api_snapshot_parse(const json_t *body, struct api_snapshot_req *out, char *e
 	}
 	json_object_foreach((json_t *)body, key, v) {
 		if (strcmp(key, "dir") && strcmp(key, "stop") && strcmp(key, "with_disks")) {
-			snprintf(err, errlen, "unknown field \"%.64s\" (dir, stop, with_disks)", key);
+			char name[65];
+			size_t n = 0;
+
+			/* The name as sent, cut, its control characters '?' (one line). */
+			for (; key[n] && n < sizeof(name) - 1; n++)
+				name[n] = (unsigned char)key[n] < 0x20 || key[n] == 0x7f ? '?' : key[n];
+			name[n] = 0;
+			snprintf(err, errlen, "unknown field \"%s\" (dir, stop, with_disks)", name);
 			return -EINVAL;
 		}
 		if (strcmp(key, "dir") && !json_is_boolean(v)) {

@@ -258,6 +258,12 @@ static int snap_check_disks(struct machine_restore *m, const struct vm_config *c
 			return -EINVAL;
 		}
 	}
+	if (snap_cfg_disk_path(cfg, m->m.ndisks)) {
+		snprintf(err, errlen, "the snapshot in %s has no identity of the VM's disk %u (%s): "
+			 "it cannot tell whether the disk changed", m->dir, m->m.ndisks,
+			 snap_cfg_disk_path(cfg, m->m.ndisks));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -277,6 +283,8 @@ int machine_restore_open(struct machine_restore *m, const char *dir, const struc
 		return r;
 	}
 	r = snap_reader_load(&m->rd, m->dirfd, SNAP_STATE_FILE, why, sizeof(why));
+	if (!r)
+		r = snap_reader_align(&m->rd, why, sizeof(why));   /* payloads are read as structs */
 	if (r) {
 		snprintf(err, errlen, r == -ENOENT ? "%s has no snapshot (no state file)" :
 			 "snapshot %s: %s", dir, why);

@@ -734,8 +734,35 @@ out:
 	return rc;
 }
 
+int snap_reader_align(struct snap_reader *r, char *err, size_t errlen)
+{
+	size_t total = 0, off = 0;
+	uint8_t *a;
+
+	/* At most SNAP_MAX_SECTIONS sections of SNAP_SECTION_MAX bytes: no overflow. */
+	for (uint32_t i = 0; i < r->nsections; i++)
+		total += (r->sections[i].length + SNAP_ALIGN - 1) & ~(size_t)(SNAP_ALIGN - 1);
+	a = aligned_alloc(SNAP_ALIGN, total ? total : SNAP_ALIGN);
+	if (!a) {
+		snap_err(err, errlen, PFX "out of memory for %zu bytes of sections", total);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < r->nsections; i++) {
+		struct snap_section *s = &r->sections[i];
+
+		if (s->length)
+			memcpy(a + off, s->data, s->length);
+		s->data = a + off;
+		off += (s->length + SNAP_ALIGN - 1) & ~(size_t)(SNAP_ALIGN - 1);
+	}
+	free(r->aligned);
+	r->aligned = a;
+	return 0;
+}
+
 void snap_reader_free(struct snap_reader *r)
 {
+	free(r->aligned);
 	free(r->sections);
 	if (r->owns_buf)
 		free((void *)r->buf);

@@ -92,6 +92,7 @@ struct snap_reader {
 	struct snap_info info;
 	uint32_t nsections;
 	struct snap_section *sections;    /* nsections entries (owned) */
+	uint8_t *aligned;                 /* snap_reader_align's copies (owned), or NULL */
 };
 
 /* Start "<name>.tmp" in dirfd (O_EXCL: an existing .tmp is removed first,
@@ -130,6 +131,14 @@ int snap_parse(struct snap_reader *r, const uint8_t *buf, size_t len, char *err,
  * non-regular file. On failure r is empty (snap_reader_free is safe). */
 int snap_reader_load(struct snap_reader *r, int dirfd, const char *name, char *err,
 		     size_t errlen);
+/* Give every section's data its own copy at a SNAP_ALIGN-byte boundary
+ * (sections follow one another in the file wherever the one before ended,
+ * so a payload read where it lies is not aligned for a struct such as one
+ * with a 64-byte aligned member). Offsets and lengths are unchanged; the
+ * copies are the reader's (snap_reader_free). 0 or -ENOMEM with a message
+ * (r unchanged). */
+#define SNAP_ALIGN 64
+int snap_reader_align(struct snap_reader *r, char *err, size_t errlen);
 /* Frees what the reader owns and empties it; safe on an empty reader. */
 void snap_reader_free(struct snap_reader *r);
 

@@ -168,7 +168,8 @@ int snap_mem_write(int dirfd, const char *name, const uint8_t *host, uint64_t si
 int snap_mem_open(int dirfd, const char *name, uint64_t size, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put in its place must not hang the open. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0) {
 		int e = errno;

@@ -1,7 +1,8 @@
 /* Unit tests of the snapshot container (src/snapshot/format.c).
  *
  * Round trip: sections written (an empty one and a 1 MiB one among them)
- * come back by (type, index) with their bytes, version and offset. The
+ * come back by (type, index) with their bytes, version and offset, and
+ * after snap_reader_align each at a SNAP_ALIGN boundary with the same bytes. The
  * reader must refuse, with a message, every single-bit flip of a small
  * file, every truncation, trailing bytes, a wrong magic, another format
  * version (-EPROTO), sections over the caps (-EFBIG), a (type, index) pair
@@ -242,7 +243,20 @@ static void test_round_trip(void **state)
 	assert_null(snap_find(&r, "vcpu", 3));
 	assert_null(snap_find(&r, "memory-map", 0));
 	assert_null(snap_find(&r, "nothing", 0));
+	/* Aligned copies: the same bytes and offsets, each at a SNAP_ALIGN boundary. */
+	assert_int_equal(snap_reader_align(&r, err, sizeof(err)), 0);
+	assert_int_equal(snap_reader_align(&r, err, sizeof(err)), 0);   /* again: no leak */
+	for (unsigned int i = 0; i < 6; i++) {
+		s = &r.sections[i];
+		assert_int_equal((uintptr_t)s->data % SNAP_ALIGN, 0);
+		assert_int_equal(s->length, secs[i].length);
+		if (s->length)
+			assert_memory_equal(s->data, secs[i].data, s->length);
+		assert_ptr_equal(snap_find(&r, secs[i].type, secs[i].index), s);
+	}
+	assert_int_equal(r.sections[5].offset + SNAP_SECTION_HEADER_SIZE + 8, r.len);
 	snap_reader_free(&r);
+	assert_null(r.aligned);
 	snap_reader_free(&r);               /* twice: empty after the first */
 	free(big);
 }
