@@ -24,16 +24,6 @@ static bool snap_wants_help(int argc, char **argv)
 	return false;
 }
 
-static void snap_iso_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !gmtime_r(&tt, &tm))
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static const char *snap_yes_no(bool b)
 {
@@ -69,7 +59,7 @@ static void snap_list_table(const char *name, const struct snapshot_record *v, s
 	for (size_t i = 0; i < n; i++) {
 		char when[32], size[32];
 
-		snap_iso_time(v[i].created, when, sizeof(when));
+		vmctl_iso_time(v[i].created, when, sizeof(when));
 		vmconfig_format_size(v[i].size, size, sizeof(size));
 		printf("%-*s %-20s %10s %-5s %-6s %s\n", w, v[i].dir, when, size,
 		       snap_yes_no(v[i].with_disks), snap_yes_no(v[i].nested_guest_running),
@@ -84,7 +74,7 @@ static void snap_list_json(const struct snapshot_record *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char when[32];
 
-		snap_iso_time(v[i].created, when, sizeof(when));
+		vmctl_iso_time(v[i].created, when, sizeof(when));
 		json_array_append_new(a, json_pack("{s:s, s:o, s:I, s:I, s:b, s:b, s:b}",
 			"dir", v[i].dir,
 			"created", v[i].created > 0 ? json_string(when) : json_null(),

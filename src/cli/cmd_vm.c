@@ -127,16 +127,6 @@ int cmd_create(int argc, char **argv)
 	return vmctl_status(r);
 }
 
-static void vm_iso_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !gmtime_r(&tt, &tm))
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static json_t *vm_time_json(int64_t t)
 {
@@ -144,7 +134,7 @@ static json_t *vm_time_json(int64_t t)
 
 	if (t <= 0)
 		return json_null();
-	vm_iso_time(t, buf, sizeof(buf));
+	vmctl_iso_time(t, buf, sizeof(buf));
 	return json_string(buf);
 }
 

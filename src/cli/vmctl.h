@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lifecycle/vmdir.h"
 #include "registry/registry.h"
@@ -52,6 +53,9 @@ int vmctl_stop(struct vmctl *c, int timeout_s);
  * record. Prints the outcome; returns an exit status (cmd_power.c). */
 struct vmproc_restore;
 int vmctl_start(struct vmctl *c, const struct vmproc_restore *rs);
+
+/* Unix seconds as "2026-12-02T13:24:40Z" (UTC); "-" for 0 or less. */
+void vmctl_iso_time(int64_t t, char *buf, size_t len);
 
 /* Map a registry/lifecycle -errno to an exit status. */
 int vmctl_status(int r);

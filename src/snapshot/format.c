@@ -18,6 +18,7 @@
  *
  * Messages number sections from 0, in file order. */
 #include "snapshot/format.h"
+#include "snapshot/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,47 +158,6 @@ static void header_encode(uint8_t h[SNAP_HEADER_SIZE], const struct snap_info *i
 
 /* ---- writer ---- */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t k = pwrite(fd, p, n, off);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		p += k;
-		n -= (size_t)k;
-		off += k;
-	}
-	return 0;
-}
-
 static void tmp_name(const struct snap_writer *w, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s.tmp", w->name);
@@ -289,7 +249,7 @@ int snap_writer_open(struct snap_writer *w, int dirfd, const char *name,
 	}
 	/* A placeholder: finish() writes the count and the CRC over it. */
 	header_encode(h, &w->info, 0);
-	rc = write_all(w->fd, h, sizeof(h));
+	rc = snap_write_all(w->fd, h, sizeof(h));
 	if (rc < 0) {
 		snap_err(err, errlen, PFX "writing the header of %s: %s", tmp, strerror(-rc));
 		snap_writer_abort(w);
@@ -371,9 +331,9 @@ int snap_writer_add(struct snap_writer *w, const char *type, uint32_t version, u
 	put_le(h + SEC_LENGTH, length, 8);
 	put_le(h + SEC_PAYLOAD_CRC, snap_crc(data, length), 4);
 	put_le(h + SEC_CRC, snap_crc(h, SEC_CRC), 4);
-	rc = write_all(w->fd, h, sizeof(h));
+	rc = snap_write_all(w->fd, h, sizeof(h));
 	if (rc == 0 && length > 0)
-		rc = write_all(w->fd, data, length);
+		rc = snap_write_all(w->fd, data, length);
 	if (rc < 0) {
 		w->failed = true;
 		tmp_name(w, tmp, sizeof(tmp));
@@ -407,7 +367,7 @@ int snap_writer_finish(struct snap_writer *w, char *err, size_t errlen)
 	}
 	w->info.nsections = w->nsections;
 	header_encode(h, &w->info, w->nsections);
-	rc = pwrite_all(fd, h, sizeof(h), 0);
+	rc = snap_pio_all(fd, h, sizeof(h), 0, true);
 	if (rc < 0) {
 		snap_err(err, errlen, PFX "writing the header of %s: %s", tmp, strerror(-rc));
 		snap_writer_abort(w);

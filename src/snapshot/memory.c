@@ -1,5 +1,6 @@
 /* Guest RAM in a snapshot (snapshot/memory.h). */
 #include "snapshot/memory.h"
+#include "snapshot/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,22 +25,6 @@ bool snap_page_is_zero(const uint8_t *page)
 	return true;
 }
 
-static int snap_pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Does src_fd have data anywhere in [off, off+len)? */
 static bool snap_src_has_data(int src_fd, uint64_t off, uint64_t len)
 {
@@ -52,16 +37,16 @@ static bool snap_src_has_data(int src_fd, uint64_t off, uint64_t len)
 }
 
 /* Write the non-zero pages of one chunk that may hold data; runs of
- * pages are written with one pwrite. */
+ * pages are written with one pwrite (the pass at p == len ends the last). */
 static int snap_mem_chunk(int fd, const uint8_t *host, uint64_t off, uint64_t len,
 			  const unsigned char *resident, bool all_candidates, uint64_t *data)
 {
 	uint64_t run_start = 0, run_len = 0;
-	int r;
 
-	for (uint64_t p = 0; p < len; p += SNAP_PAGE) {
-		bool cand = all_candidates || (resident[p / SNAP_PAGE] & 1);
-		bool keep = cand && !snap_page_is_zero(host + off + p);
+	for (uint64_t p = 0; p <= len; p += SNAP_PAGE) {
+		bool keep = p < len && (all_candidates || (resident[p / SNAP_PAGE] & 1)) &&
+			    !snap_page_is_zero(host + off + p);
+		int r;
 
 		if (keep) {
 			if (!run_len)
@@ -69,19 +54,14 @@ static int snap_mem_chunk(int fd, const uint8_t *host, uint64_t off, uint64_t le
 			run_len += SNAP_PAGE;
 			continue;
 		}
-		if (run_len) {
-			r = snap_pwrite_all(fd, host + run_start, run_len, run_start);
-			if (r)
-				return r;
-			*data += run_len;
-			run_len = 0;
-		}
-	}
-	if (run_len) {
-		r = snap_pwrite_all(fd, host + run_start, run_len, run_start);
+		if (!run_len)
+			continue;
+		r = snap_pio_all(fd, (void *)(uintptr_t)(host + run_start), run_len,
+				 (off_t)run_start, true);
 		if (r)
 			return r;
 		*data += run_len;
+		run_len = 0;
 	}
 	return 0;
 }
@@ -193,22 +173,6 @@ int snap_mem_open(int dirfd, const char *name, uint64_t size, char *err, size_t 
 	return fd;
 }
 
-static int snap_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Eager: read every data extent in; holes stay as they are (zero). */
 static int snap_mem_read_in(int fd, uint8_t *host, uint64_t size)
 {
@@ -225,7 +189,7 @@ static int snap_mem_read_in(int fd, uint8_t *host, uint64_t size)
 			return -errno;
 		if ((uint64_t)h > size)
 			h = (off_t)size;
-		r = snap_pread_all(fd, host + d, (size_t)(h - d), (uint64_t)d);
+		r = snap_pio_all(fd, host + d, (size_t)(h - d), d, false);
 		if (r)
 			return r;
 		off = (uint64_t)h;

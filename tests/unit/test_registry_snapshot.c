@@ -20,51 +20,8 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-struct fixture {
-	char tmp[64];            /* mkdtemp'ed */
-	char dir[128];           /* tmp/state: the state dir */
-	char db[160];            /* dir/nestvm.db */
-	struct registry *r;
-	char err[512];
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/nestvm-regsnap-XXXXXX");
-	if (!mkdtemp(f->tmp))
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/state", f->tmp);
-	snprintf(f->db, sizeof(f->db), "%s/%s", f->dir, REGISTRY_DB_NAME);
-	if (registry_open(&f->r, f->dir, f->err, sizeof(f->err))) {
-		fprintf(stderr, "registry_open: %s\n", f->err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char cmd[128];
-
-	registry_close(f->r);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->tmp);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-static void reopen(struct fixture *f)
-{
-	registry_close(f->r);
-	f->r = NULL;
-	if (registry_open(&f->r, f->dir, f->err, sizeof(f->err)))
-		fail_msg("registry_open: %s", f->err);
-}
+#define REGISTRY_FIXTURE_PREFIX "/tmp/nestvm-regsnap-XXXXXX"
+#include "registry_fixture.h"
 
 static void create(struct fixture *f, const char *name)
 {
