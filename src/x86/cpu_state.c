@@ -407,6 +407,16 @@ static int x86_vcpu_msrs_set(int fd, const struct x86_vcpu_state *s,
 	return r;
 }
 
+/* VMX capability MSRs KVM derives and refuses from userspace (-EINVAL,
+ * arch/x86/kvm/vmx/nested.c vmx_set_vmx_msr): the "non-true" controls
+ * (PINBASED, PROCBASED, EXIT, ENTRY: generated from the TRUE_* ones, which
+ * are loaded) and CR0/CR4_FIXED1 (from the vCPU's CPUID, set first). A
+ * restore leaves them to KVM, as QEMU does. */
+bool x86_msr_vmx_derived(uint32_t index)
+{
+	return (index >= 0x481 && index <= 0x484) || index == 0x487 || index == 0x489;
+}
+
 /* First (Intel): what nested state needs set before it. */
 static bool x86_msr_early(uint32_t index, const struct x86_cpu_caps *c, enum x86_state_load how)
 {
@@ -414,7 +424,7 @@ static bool x86_msr_early(uint32_t index, const struct x86_cpu_caps *c, enum x86
 		return false;
 	if (index == X86_MSR_FEATURE_CONTROL)
 		return true;
-	return x86_msr_is_vmx(index) && how == X86_STATE_LOAD_FULL;
+	return x86_msr_is_vmx(index) && how == X86_STATE_LOAD_FULL && !x86_msr_vmx_derived(index);
 }
 
 static bool x86_msr_late(uint32_t index, const struct x86_cpu_caps *c, enum x86_state_load how)

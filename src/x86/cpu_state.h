@@ -141,6 +141,11 @@ int x86_vcpu_state_compare(const struct x86_vcpu_state *a, const struct x86_vcpu
 			   const struct x86_cpu_caps *caps, size_t *compared, char *err,
 			   size_t errlen);
 
+/* Is this one of the VMX capability MSRs KVM computes itself and refuses
+ * from userspace (the non-true controls 0x481-0x484, CR0/CR4_FIXED1
+ * 0x487/0x489)? A full load leaves them out. */
+bool x86_msr_vmx_derived(uint32_t index);
+
 /* Is this MSR one whose value moves by itself (time)? */
 bool x86_msr_moves(uint32_t index);
 

@@ -82,6 +82,21 @@ static void expect_invalid(const struct x86_vcpu_state *s, const struct x86_cpu_
 	assert_has(err, want);
 }
 
+/* The VMX capability MSRs KVM refuses from userspace are left out of a
+ * full load; the others (BASIC, TRUE_*, MISC, FIXED0, ...) are loaded. */
+static void test_vmx_derived_msrs(void **state)
+{
+	static const uint32_t derived[] = { 0x481, 0x482, 0x483, 0x484, 0x487, 0x489 };
+	static const uint32_t loaded[] = { 0x480, 0x485, 0x486, 0x488, 0x48a, 0x48b, 0x48c,
+					   0x48d, 0x48e, 0x48f, 0x490, 0x491, 0x3a, 0x10 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(derived) / sizeof(derived[0]); i++)
+		assert_true(x86_msr_vmx_derived(derived[i]));
+	for (size_t i = 0; i < sizeof(loaded) / sizeof(loaded[0]); i++)
+		assert_false(x86_msr_vmx_derived(loaded[i]));
+}
+
 static void test_good_state_passes(void **state)
 {
 	struct x86_vcpu_state *s = test_state();
@@ -477,6 +492,7 @@ static void test_vm_compare(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vmx_derived_msrs),
 		cmocka_unit_test(test_good_state_passes),
 		cmocka_unit_test(test_header_refused),
 		cmocka_unit_test(test_sizes_refused),
