@@ -7,7 +7,7 @@
 #include "lazy/lazylib.h"
 #include "vmm/log.h"
 
-#define NESTVM_VERSION "0.2.0"
+#include "vmm/version.h"
 
 static void main_usage(FILE *out)
 {
@@ -27,6 +27,9 @@ static void main_usage(FILE *out)
 	      "  kill       power it off now\n"
 	      "  pause      stop its vCPUs\n"
 	      "  resume     run them again\n"
+	      "  snapshot   save a running VM to a directory (its own guests too): NAME DIR\n"
+	      "             [--stop] [--with-disks]; snapshot delete NAME DIR\n"
+	      "  restore    start a stopped VM from a snapshot: NAME DIR [--eager]\n"
 	      "  console    attach to its serial console (Ctrl-] detaches)\n"
 	      "  debug      checks of a running VM's internals: state-roundtrip NAME\n"
 	      "\n"
@@ -49,7 +52,7 @@ static const struct main_cmd main_cmds[] = {
 	{ "delete", cmd_delete },   { "start", cmd_start },     { "stop", cmd_stop },
 	{ "kill", cmd_kill },       { "pause", cmd_pause },     { "resume", cmd_resume },
 	{ "console", cmd_console }, { "vm-process", cmd_vmproc },
-	{ "debug", cmd_debug },
+	{ "debug", cmd_debug },     { "snapshot", cmd_snapshot }, { "restore", cmd_restore },
 };
 
 /* `check` alone is the host's readiness; `check NAME` a VM's. */

@@ -7,6 +7,8 @@
  *   GET  /v1/vm/nested    live nested-virtualization status (api_ops.nested)
  *   POST /v1/vm/actions   {"action": "pause"|"resume"|"shutdown"|"poweroff"
  *                          |"state-roundtrip"}
+ *   POST /v1/vm/snapshot  {"dir": "/abs/dir", "stop": false, "with_disks": false}:
+ *                         a snapshot (machine/snapshot.h) into a new or empty dir
  *
  * Like Firecracker's API thread, the server only parses requests and calls
  * api_ops; it never touches the VM itself. Every error is a JSON body
@@ -16,6 +18,7 @@
 #ifndef NESTVM_API_API_H
 #define NESTVM_API_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -36,6 +39,20 @@ enum api_action {
 const char *api_action_name(enum api_action a);
 int api_action_parse(const char *s, enum api_action *a);   /* 0 or -EINVAL */
 
+#define API_SNAPSHOT_DIR_MAX 4096
+
+struct api_snapshot_req {
+	char dir[API_SNAPSHOT_DIR_MAX];  /* absolute */
+	bool stop;                       /* leave the VM stopped (saved) */
+	bool with_disks;                 /* copy the disk images into dir */
+};
+
+/* Parse and check a snapshot body: exactly {"dir": string, "stop"?: bool,
+ * "with_disks"?: bool}, dir absolute and shorter than API_SNAPSHOT_DIR_MAX.
+ * 0 or -EINVAL with a message. Pure. */
+int api_snapshot_parse(const json_t *body, struct api_snapshot_req *out, char *err,
+		       size_t errlen);
+
 /* What the VM process answers with. Called on the server's thread; the VM
  * process's implementation (src/control/vmproc_api.c) only turns the call
  * into an action for its main thread and waits for the result. */
@@ -54,6 +71,10 @@ struct api_ops {
 	 * NULL: those actions answer 500. */
 	int (*action_data)(void *opaque, enum api_action a, json_t **out, char *err,
 			   size_t errlen);
+	/* POST /v1/vm/snapshot (the body checked: dir absolute): 0 with *out a
+	 * new JSON object (the reply), or an HTTP status with err. */
+	int (*snapshot)(void *opaque, const struct api_snapshot_req *req, json_t **out, char *err,
+			size_t errlen);
 };
 
 /* Does this action answer through api_ops.action_data? */

@@ -326,10 +326,42 @@ static enum MHD_Result api_route_actions(struct api_server *s, struct MHD_Connec
 			       err[0] ? err : "failed");
 }
 
+/* POST /v1/vm/snapshot {"dir": ..., "stop": ..., "with_disks": ...} */
+static enum MHD_Result api_route_snapshot(struct api_server *s, struct MHD_Connection *c,
+					  struct api_req *req)
+{
+	struct api_snapshot_req sr;
+	char err[1024] = "", q[API_QUOTE_MAX + 8];
+	json_error_t jerr;
+	json_t *body, *out = NULL;
+	int r;
+
+	if (!s->ops.snapshot)
+		return api_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+				       "snapshots are not available");
+	body = req->len ? json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	if (!body)
+		return api_reply_error(c, MHD_HTTP_BAD_REQUEST, NULL, "%s",
+				       req->len ? api_quote(q, sizeof(q), jerr.text) :
+				       "empty body: expected {\"dir\": \"/...\"}");
+	r = api_snapshot_parse(body, &sr, err, sizeof(err));
+	json_decref(body);
+	if (r)
+		return api_reply_error(c, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
+	r = s->ops.snapshot(s->ops.opaque, &sr, &out, err, sizeof(err));
+	if (r == 0 && out)
+		return api_reply(c, MHD_HTTP_OK, out, NULL);
+	json_decref(out);
+	if (r < 400 || r > 599)
+		r = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	return api_reply_error(c, (unsigned int)r, NULL, "snapshot: %s", err[0] ? err : "failed");
+}
+
 static const struct api_route api_routes[] = {
 	{ "/v1/vm", MHD_HTTP_METHOD_GET, api_route_vm },
 	{ "/v1/vm/nested", MHD_HTTP_METHOD_GET, api_route_nested },
 	{ "/v1/vm/actions", MHD_HTTP_METHOD_POST, api_route_actions },
+	{ "/v1/vm/snapshot", MHD_HTTP_METHOD_POST, api_route_snapshot },
 };
 
 static const struct api_route *api_route_find(const char *url)

@@ -84,8 +84,10 @@ static void power_print_state(struct vmctl *c)
 
 /* ---- start ---- */
 
-static int power_start_finish(struct vmctl *c, int r, const struct vmproc_report *rep)
+static int power_start_finish(struct vmctl *c, int r, const struct vmproc_report *rep,
+			      const struct vmproc_restore *rs)
 {
+	const char *verb = rs ? "restore" : "start";
 	char err[512];
 
 	if (r == -ETIMEDOUT) {
@@ -93,32 +95,74 @@ static int power_start_finish(struct vmctl *c, int r, const struct vmproc_report
 			  POWER_START_TIMEOUT_S, c->paths.vmm_log);
 		return EXIT_VMM_ERROR;
 	}
+	if (rep->said && rep->ok && rs) {
+		printf("restored '%s' from %s: running (pid %d); console: nestvm console %s\n",
+		       c->rec.name, rs->dir, rep->pid, c->rec.name);
+		return 0;
+	}
 	if (rep->said && rep->ok) {
 		printf("started '%s' (pid %d); console: nestvm console %s; serial log: %s\n",
 		       c->rec.name, rep->pid, c->rec.name, c->paths.console_log);
 		return 0;
 	}
 	if (rep->said) {
-		log_error("cannot start '%s': %s", c->rec.name, rep->msg);
+		log_error("cannot %s '%s': %s", verb, c->rec.name, rep->msg);
 		return rep->status;
 	}
 	/* No word: it died before it could say. Record that. */
 	vm_process_wait_gone(&c->paths, 2000);
 	if (registry_get(c->reg, c->rec.name, &c->rec, err, sizeof(err)) == 0)
 		vm_reconcile(c->reg, &c->paths, &c->rec, err, sizeof(err));
-	log_error("cannot start '%s': its process ended without a word; its log: %s",
+	log_error("cannot %s '%s': its process ended without a word; its log: %s", verb,
 		  c->rec.name, c->paths.vmm_log);
 	return EXIT_VMM_ERROR;
+}
+
+int vmctl_start(struct vmctl *c, const struct vmproc_restore *rs)
+{
+	struct vm_transition t = { .reason = "", .pid = -1, .last_exit = -1 };
+	const char *name = c->rec.name;
+	struct vmproc_report rep;
+	int live_fd, r, status;
+	enum vm_state next;
+	char err[1024];
+
+	if (vm_state_next(c->rec.state, VM_OP_START, &next)) {
+		vm_state_refusal(name, c->rec.state, VM_OP_START, NULL, err, sizeof(err));
+		log_error("%s", err);
+		return EXIT_REFUSED;
+	}
+	live_fd = vm_live_lock(&c->paths);
+	if (live_fd < 0) {
+		log_error(live_fd == -EWOULDBLOCK ? "a nestvm process still runs '%s': nestvm kill %s"
+			  : "cannot lock '%s': %s", name,
+			  live_fd == -EWOULDBLOCK ? name : strerror(-live_fd));
+		return EXIT_VMM_ERROR;
+	}
+	r = registry_transition(c->reg, name, VM_OP_START, &t, NULL, err, sizeof(err));
+	if (r) {
+		log_error("%s", err);
+		close(live_fd);
+		return vmctl_status(r);
+	}
+	r = vmproc_spawn(c->state_dir, &c->paths, name, live_fd, rs, POWER_START_TIMEOUT_S, &rep,
+			 err, sizeof(err));
+	close(live_fd);          /* the VM process holds it now */
+	if (r && r != -ETIMEDOUT) {
+		log_error("%s", err);
+		t.reason = "start failed: cannot create the VM process";
+		registry_transition(c->reg, name, VM_OP_EXITED, &t, NULL, err, sizeof(err));
+		return EXIT_VMM_ERROR;
+	}
+	status = power_start_finish(c, r, &rep, rs);
+	return status;
 }
 
 int cmd_start(int argc, char **argv)
 {
 	struct power_args a;
-	struct vm_transition t = { .reason = "", .pid = -1, .last_exit = -1 };
-	struct vmproc_report rep;
 	struct vmctl c;
-	int live_fd, r, status;
-	char err[1024];
+	int status;
 
 	status = power_parse(argc, argv, "start", false, &a);
 	if (status || a.help) {
@@ -131,45 +175,7 @@ int cmd_start(int argc, char **argv)
 	status = vmctl_open(&c, a.dir, a.name, VMCTL_LOCK | VMCTL_GET);
 	if (status)
 		return status;
-	{
-		enum vm_state next;
-
-		if (vm_state_next(c.rec.state, VM_OP_START, &next)) {
-			vm_state_refusal(a.name, c.rec.state, VM_OP_START, NULL, err, sizeof(err));
-			log_error("%s", err);
-			vmctl_close(&c);
-			return EXIT_REFUSED;
-		}
-	}
-	live_fd = vm_live_lock(&c.paths);
-	if (live_fd < 0) {
-		log_error(live_fd == -EWOULDBLOCK ? "a nestvm process still runs '%s': nestvm kill %s"
-			  : "cannot lock '%s': %s", a.name,
-			  live_fd == -EWOULDBLOCK ? a.name : strerror(-live_fd));
-		vmctl_close(&c);
-		return EXIT_VMM_ERROR;
-	}
-	r = registry_transition(c.reg, a.name, VM_OP_START, &t, NULL, err, sizeof(err));
-	if (r) {
-		log_error("%s", err);
-		status = vmctl_status(r);
-		goto out;
-	}
-	r = vmproc_spawn(c.state_dir, &c.paths, a.name, live_fd, POWER_START_TIMEOUT_S, &rep, err,
-			 sizeof(err));
-	close(live_fd);          /* the VM process holds it now */
-	live_fd = -1;
-	if (r && r != -ETIMEDOUT) {
-		log_error("%s", err);
-		t.reason = "start failed: cannot create the VM process";
-		registry_transition(c.reg, a.name, VM_OP_EXITED, &t, NULL, err, sizeof(err));
-		status = EXIT_VMM_ERROR;
-		goto out;
-	}
-	status = power_start_finish(&c, r, &rep);
-out:
-	if (live_fd >= 0)
-		close(live_fd);
+	status = vmctl_start(&c, NULL);
 	vmctl_close(&c);
 	return status;
 }

@@ -32,7 +32,12 @@ int cmd_run(int argc, char **argv)
 		return EXIT_VMM_ERROR;
 	}
 	runner_set_verbosity(opt.verbosity);
-	status = runner_run(r, &opt.cfg, NULL, err, sizeof(err));
+	{
+		struct runner_hooks h = { .restore_dir = opt.restore_dir,
+					  .restore_eager = opt.restore_eager };
+
+		status = runner_run(r, &opt.cfg, opt.restore_dir ? &h : NULL, err, sizeof(err));
+	}
 	if (err[0])
 		log_error("%s", err);
 	runner_free(r);

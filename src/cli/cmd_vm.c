@@ -195,15 +195,20 @@ int cmd_list(int argc, char **argv)
 	size_t n = 0;
 	int r;
 
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--snapshots", 11) == 0)
+			return cmd_list_snapshots(argc, argv);
 	if (vm_state_dir_arg(&argc, argv, &dir))
 		return EXIT_USAGE;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			puts("usage: nestvm list [--json] [--state-dir DIR]\n\n"
+			puts("usage: nestvm list [--json] [--state-dir DIR]\n"
+			     "       nestvm list --snapshots NAME [--json] [--state-dir DIR]\n\n"
 			     "Every defined VM with its state (a VM whose process died shows as "
-			     "crashed).");
+			     "crashed);\nwith --snapshots, the snapshots of VM NAME "
+			     "(nestvm list --snapshots --help).");
 			return 0;
 		} else {
 			log_error("unknown option '%s' (nestvm list --help)", argv[i]);

@@ -20,6 +20,8 @@ static int vmproc_parse(int argc, char **argv, struct vmproc_args *a)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "lock-fd", required_argument, NULL, 'l' },
+		{ "restore", required_argument, NULL, 'R' },
+		{ "restore-eager", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -27,6 +29,8 @@ static int vmproc_parse(int argc, char **argv, struct vmproc_args *a)
 	a->state_dir = NULL;
 	a->ready_fd = -1;
 	a->lock_fd = -1;
+	a->restore_dir = NULL;
+	a->restore_eager = false;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
@@ -34,6 +38,8 @@ static int vmproc_parse(int argc, char **argv, struct vmproc_args *a)
 		case 's': a->state_dir = optarg; break;
 		case 'r': a->ready_fd = atoi(optarg); break;
 		case 'l': a->lock_fd = atoi(optarg); break;
+		case 'R': a->restore_dir = optarg; break;
+		case 'E': a->restore_eager = true; break;
 		default: return -1;
 		}
 	}

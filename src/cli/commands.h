@@ -26,8 +26,16 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_check_vm(int argc, char **argv);
+/* Snapshot records (cmd_snapshot_list.c): `list --snapshots NAME [--json]`,
+ * which cmd_list hands its whole argv; and `snapshot delete NAME DIR`, which
+ * the snapshot command calls for argv[1] "delete" with argv + 1 (argv[0] is
+ * "delete"; its own argv, from "snapshot", is taken too). */
+int cmd_list_snapshots(int argc, char **argv);
+int cmd_snapshot_delete(int argc, char **argv);
 /* Checks of a running VM's internals: state-roundtrip (cmd_debug.c). */
 int cmd_debug(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 /* The background process of a started VM (cmd_vmproc.c; run by start). */
 int cmd_vmproc(int argc, char **argv);
 

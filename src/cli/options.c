@@ -31,6 +31,9 @@ const char *options_run_usage(void)
 		"  -d, --max-depth N    levels this guest and its descendants may span (1-64):\n"
 		"                       1 = the guest may not nest, 2 = its guests may not, ...\n";
 	static const char tail[] =
+		"      --restore DIR    start from the snapshot in DIR (nestvm snapshot) instead of\n"
+		"                       booting: the same vCPUs, memory and devices as saved\n"
+		"      --restore-eager  read the snapshot's memory in before starting\n"
 		"  -v, --verbose        more messages (repeat for debug)\n"
 		"  -q, --quiet          errors only\n"
 		"  -h, --help           this text\n"
@@ -234,6 +237,8 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "restore", required_argument, NULL, 'R' },
+		{ "restore-eager", no_argument, NULL, 'E' },
 	};
 	/* -r is --rng's short form: the first cli_flag option of the table. */
 	static const char shortopts[] = "+:k:i:c:p:m:nd:rvqh";
@@ -271,6 +276,8 @@ int options_parse_run(int argc, char **argv, struct run_options *o, char *err, s
 			break;
 		case 'v': o->verbosity = o->verbosity < 0 ? 1 : o->verbosity + 1; break;
 		case 'q': o->verbosity = -1; break;
+		case 'R': o->restore_dir = optarg; break;
+		case 'E': o->restore_eager = true; break;
 		case 'h': o->help = true; return 0;
 		case ':':
 			r = options_err(err, errlen, "option %s needs a value%s",

@@ -14,6 +14,8 @@
 struct run_options {
 	struct vm_config cfg;  /* owned: options_free() */
 	int verbosity;        /* 0 normal, 1 -v, 2 -vv; -1 quiet */
+	const char *restore_dir; /* --restore DIR: start from a snapshot; NULL: boot */
+	bool restore_eager;   /* --restore-eager */
 	bool help;
 };
 

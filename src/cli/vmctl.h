@@ -47,6 +47,12 @@ void vmctl_close(struct vmctl *c);
  * (cmd_power.c). c must hold the operation lock. Returns an exit status. */
 int vmctl_stop(struct vmctl *c, int timeout_s);
 
+/* Start the VM's process (nestvm start), or with rs restore it from a
+ * snapshot (nestvm restore); c must hold the operation lock and the
+ * record. Prints the outcome; returns an exit status (cmd_power.c). */
+struct vmproc_restore;
+int vmctl_start(struct vmctl *c, const struct vmproc_restore *rs);
+
 /* Map a registry/lifecycle -errno to an exit status. */
 int vmctl_status(int r);
 

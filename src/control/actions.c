@@ -19,6 +19,7 @@ static const char *const action_names[VMPROC_ACT_COUNT] = {
 	[VMPROC_ACT_SHUTDOWN] = "shutdown",
 	[VMPROC_ACT_POWEROFF] = "poweroff",
 	[VMPROC_ACT_STATE_ROUNDTRIP] = "state-roundtrip",
+	[VMPROC_ACT_SNAPSHOT] = "snapshot",
 };
 
 const char *vmproc_action_name(enum vmproc_action_kind k)

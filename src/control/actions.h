@@ -28,6 +28,8 @@
 
 #include <jansson.h>
 
+#include "api/api.h"
+
 #define ACTION_SUBMIT_TIMEOUT_MS 15000
 #define ACTION_ERR_MAX 512
 
@@ -39,11 +41,14 @@ enum vmproc_action_kind {
 	VMPROC_ACT_SHUTDOWN,       /* the ACPI power button */
 	VMPROC_ACT_POWEROFF,       /* end the VM now */
 	VMPROC_ACT_STATE_ROUNDTRIP,/* every vCPU's and the VM's state read, loaded back, compared */
+	VMPROC_ACT_SNAPSHOT,       /* save to a directory (snap below) */
 	VMPROC_ACT_COUNT
 };
 
 struct vmproc_action {
 	enum vmproc_action_kind kind;
+	/* SNAPSHOT's arguments (the API thread's checked request). */
+	struct api_snapshot_req snap;
 	/* The result, set by the main thread. */
 	int status;                /* 0, or an HTTP status (409, 500) */
 	json_t *reply;             /* DESCRIBE / NESTED / STATE_ROUNDTRIP: a new reference, or NULL */
@@ -69,7 +74,7 @@ int action_queue_init(struct action_queue *q);
 void action_queue_destroy(struct action_queue *q);
 int action_queue_fd(const struct action_queue *q);
 
-/* Queue `a` (kind set; the rest is cleared here) and wait. 0: done, the
+/* Queue `a` (kind and arguments set; the result is cleared here) and wait. 0: done, the
  * result is in a; -ECANCELED: the queue is closed or was closed before the
  * action was taken (not run); -ETIMEDOUT: not taken within timeout_ms
  * (withdrawn, not run). */

@@ -31,11 +31,13 @@ static int spawn_child_stdio(const struct vm_paths *p)
 /* The grandchild: a session of its own (no terminal), exec'ed as
  * `nestvm vm-process`, holding the liveness lock and the ready pipe. */
 static void spawn_exec(const char *state_dir, const struct vm_paths *paths, const char *name,
-		       int ready_fd, int live_fd)
+		       int ready_fd, int live_fd, const struct vmproc_restore *rs)
 {
 	char exe[PATH_MAX], rfd[16], lfd[16];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *msg = "ERR 4 cannot start the VM process: ";
+	const char *argv[16];
+	int k = 0;
 
 	if (n < 0 || spawn_child_stdio(paths) < 0)
 		goto fail;
@@ -44,8 +46,23 @@ static void spawn_exec(const char *state_dir, const struct vm_paths *paths, cons
 		goto fail;
 	snprintf(rfd, sizeof(rfd), "%d", ready_fd);
 	snprintf(lfd, sizeof(lfd), "%d", live_fd);
-	execl(exe, "nestvm", "vm-process", "--state-dir", state_dir, "--ready-fd", rfd,
-	      "--lock-fd", lfd, name, (char *)NULL);
+	argv[k++] = "nestvm";
+	argv[k++] = "vm-process";
+	argv[k++] = "--state-dir";
+	argv[k++] = state_dir;
+	argv[k++] = "--ready-fd";
+	argv[k++] = rfd;
+	argv[k++] = "--lock-fd";
+	argv[k++] = lfd;
+	if (rs && rs->dir) {
+		argv[k++] = "--restore";
+		argv[k++] = rs->dir;
+		if (rs->eager)
+			argv[k++] = "--restore-eager";
+	}
+	argv[k++] = name;
+	argv[k] = NULL;
+	execv(exe, (char *const *)argv);
 fail:
 	if (write(ready_fd, msg, strlen(msg)) < 0 || write(ready_fd, strerror(errno),
 							   strlen(strerror(errno))) < 0)
@@ -55,7 +72,7 @@ fail:
 
 /* Fork twice; returns once the intermediate child is reaped. */
 static int spawn_detached(const char *state_dir, const struct vm_paths *paths, const char *name,
-			  int ready_fd, int live_fd)
+			  int ready_fd, int live_fd, const struct vmproc_restore *rs)
 {
 	pid_t pid = fork();
 	int st;
@@ -70,7 +87,7 @@ static int spawn_detached(const char *state_dir, const struct vm_paths *paths, c
 			_exit(127);
 		if (pid > 0)
 			_exit(0);
-		spawn_exec(state_dir, paths, name, ready_fd, live_fd);
+		spawn_exec(state_dir, paths, name, ready_fd, live_fd, rs);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -106,7 +123,8 @@ static int spawn_read_report(int fd, int timeout_s, char *line, size_t len)
 }
 
 int vmproc_spawn(const char *state_dir, const struct vm_paths *paths, const char *name,
-		 int live_fd, int timeout_s, struct vmproc_report *out, char *err, size_t errlen)
+		 int live_fd, const struct vmproc_restore *rs, int timeout_s,
+		 struct vmproc_report *out, char *err, size_t errlen)
 {
 	char line[1400];
 	int ready[2], r;
@@ -117,7 +135,7 @@ int vmproc_spawn(const char *state_dir, const struct vm_paths *paths, const char
 		snprintf(err, errlen, "cannot start the VM process: %s", strerror(-r));
 		return r;
 	}
-	r = spawn_detached(state_dir, paths, name, ready[1], live_fd);
+	r = spawn_detached(state_dir, paths, name, ready[1], live_fd, rs);
 	close(ready[1]);
 	if (r) {
 		close(ready[0]);

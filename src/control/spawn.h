@@ -23,12 +23,20 @@ struct vmproc_report {
 	char msg[1300];     /* with !ok: its message */
 };
 
+/* A start from a snapshot (nestvm restore): the VM process restores from
+ * dir instead of booting. */
+struct vmproc_restore {
+	const char *dir;    /* absolute */
+	bool eager;         /* read memory in first */
+};
+
 /* Launch the VM process of `name` and wait up to timeout_s for its report.
  * live_fd (the liveness lock) is handed to it; the caller closes its own
- * copy afterwards. 0 with *out filled (said, or not); -ETIMEDOUT when it
+ * copy afterwards. rs: NULL to boot. 0 with *out filled (said, or not); -ETIMEDOUT when it
  * did not report in time; -errno when the process could not be created
  * (message in err). */
 int vmproc_spawn(const char *state_dir, const struct vm_paths *paths, const char *name,
-		 int live_fd, int timeout_s, struct vmproc_report *out, char *err, size_t errlen);
+		 int live_fd, const struct vmproc_restore *rs, int timeout_s,
+		 struct vmproc_report *out, char *err, size_t errlen);
 
 #endif

@@ -89,14 +89,18 @@ static void vmproc_on_ready(struct runner *r, void *opaque)
 	log_info("'%s' boot %u: vCPUs starting", p->rec.name, p->boots);
 }
 
-/* Move the last run's logs aside so each start begins a fresh pair. */
+/* Move the last run's logs aside so each start begins a fresh pair; a
+ * restore goes on in the same console log (the guest's output goes on). */
 static int vmproc_open_logs(struct vmproc *p, char *err, size_t errlen)
 {
 	char old[VMDIR_PATH_MAX + 4];
+	int trunc = p->restore_dir ? 0 : O_TRUNC;
 
-	snprintf(old, sizeof(old), "%s.1", p->paths.console_log);
-	rename(p->paths.console_log, old);
-	p->log_fd = open(p->paths.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	if (!p->restore_dir) {
+		snprintf(old, sizeof(old), "%s.1", p->paths.console_log);
+		rename(p->paths.console_log, old);
+	}
+	p->log_fd = open(p->paths.console_log, O_WRONLY | O_CREAT | trunc | O_APPEND | O_CLOEXEC,
 			 0600);
 	if (p->log_fd < 0) {
 		int e = errno;
@@ -123,8 +127,20 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return EXIT_VMM_ERROR;
 	}
+	hooks.restore_dir = p->restore_dir;
+	hooks.restore_eager = p->restore_eager;
+	if (p->restore_dir && p->log_fd >= 0) {
+		char line[API_SNAPSHOT_DIR_MAX + 64];
+		int n = snprintf(line, sizeof(line), "\r\n[nestvm: restoring from %s]\r\n",
+				 p->restore_dir);
+
+		if (n > 0 && write(p->log_fd, line, (size_t)n) < 0)
+			log_warn("console log: %s", strerror(errno));
+	}
 	for (;;) {
 		status = runner_run(r, &p->rec.cfg, &hooks, err, errlen);
+		/* A reboot after a restore boots the kernel. */
+		hooks.restore_dir = NULL;
 		/* Requests still queued will not be carried out by this machine. */
 		action_queue_set_open(&p->actions, false);
 		p->live = NULL;
@@ -139,7 +155,10 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 	free(r);
 	if (!err[0] && status != 0)
 		snprintf(err, errlen, "%s", why);
-	if (status == 0 && p->forced)
+	if (status == 0 && p->saved_to[0])
+		snprintf(err, errlen, "saved to %.400s (nestvm snapshot --stop): nestvm restore %s %.400s",
+			 p->saved_to, p->rec.name, p->saved_to);
+	else if (status == 0 && p->forced)
 		snprintf(err, errlen, "%s", p->state == VM_STATE_STOPPING ?
 			 "forced off: the guest did not shut down in time" :
 			 "powered off by request (nestvm kill)");
@@ -212,6 +231,8 @@ int vmproc_main(const struct vmproc_args *a)
 	p->ready_fd = a->ready_fd;
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s", a->state_dir);
 	snprintf(p->rec.name, sizeof(p->rec.name), "%s", a->name);
+	p->restore_dir = a->restore_dir;
+	p->restore_eager = a->restore_eager;
 	runner_set_verbosity(1);
 	/* Before the API and console threads exist, so that they inherit the
 	 * mask and SIGTERM reaches the VM's signalfd, not a default handler. */

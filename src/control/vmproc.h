@@ -15,11 +15,15 @@
 #ifndef NESTVM_CONTROL_VMPROC_H
 #define NESTVM_CONTROL_VMPROC_H
 
+#include <stdbool.h>
+
 struct vmproc_args {
 	const char *state_dir;
 	const char *name;
 	int ready_fd;     /* the pipe to `nestvm start`: "OK pid" / "ERR status msg"; -1 none */
 	int lock_fd;      /* the liveness lock, held until the final state is written */
+	const char *restore_dir;  /* start from this snapshot (nestvm restore); NULL: boot */
+	bool restore_eager;       /* read its memory in first */
 };
 
 /* Run the VM process to its end; returns its exit status (EXIT_* of

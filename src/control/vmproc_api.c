@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "machine/snapshot.h"
 #include "vmm/log.h"
 #include "x86/state_roundtrip.h"
 
@@ -181,6 +182,74 @@ static int vmproc_do_shutdown(struct vmproc *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* A snapshot into a.snap.dir (machine/snapshot.h); recorded in the
+ * registry; with stop, the VM then ends, saved. */
+static int vmproc_do_snapshot(struct vmproc *p, struct vmproc_action *a)
+{
+	struct machine_snapshot_req req = {
+		.dir = a->snap.dir, .stop = a->snap.stop, .with_disks = a->snap.with_disks,
+		.mem_fd = p->live->mem_fd,
+	};
+	struct machine_snapshot_result res;
+	struct snapshot_record rec;
+	char *cfg, err[ACTION_ERR_MAX];
+	int r;
+
+	if (p->state != VM_STATE_RUNNING && p->state != VM_STATE_PAUSED) {
+		vm_state_refusal(p->rec.name, p->state, VM_OP_PAUSE, NULL, a->err, sizeof(a->err));
+		return 409;
+	}
+	{
+		json_t *j = vmconfig_to_json(&p->rec.cfg);
+
+		cfg = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(j);
+	}
+	if (!cfg) {
+		snprintf(a->err, sizeof(a->err), "out of memory");
+		return 500;
+	}
+	req.config_json = cfg;
+	r = machine_snapshot_save(&p->live->vm, &p->live->plat, &p->quiesce, &req, &res, a->err,
+				  sizeof(a->err));
+	free(cfg);
+	if (r)
+		return r == -EEXIST || r == -EINVAL || r == -ENOENT || r == -EACCES ||
+		       r == -ENOTDIR ? 400 : 500;
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.vm, sizeof(rec.vm), "%s", p->rec.name);
+	snprintf(rec.dir, sizeof(rec.dir), "%s", a->snap.dir);
+	rec.created = time(NULL);
+	rec.size = res.state_bytes + res.memory_bytes + res.disk_blocks;
+	rec.memory_size = res.memory_bytes;
+	rec.with_disks = a->snap.with_disks;
+	rec.stopped = a->snap.stop;
+	rec.nested_guest_running = res.nested_guest_running;
+	if (registry_snapshot_add(p->reg, &rec, err, sizeof(err)))
+		log_warn("the snapshot in %s is not recorded in the registry: %s", a->snap.dir, err);
+	a->reply = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:b, s:b, s:b, s:f, s:f}",
+			     "dir", a->snap.dir,
+			     "size", (json_int_t)rec.size,
+			     "state_size", (json_int_t)res.state_bytes,
+			     "memory_size", (json_int_t)res.memory_bytes,
+			     "ram", (json_int_t)p->live->vm.mem.size,
+			     "disk_size", (json_int_t)res.disk_bytes,
+			     "disks", (int)res.ndisks,
+			     "with_disks", a->snap.with_disks,
+			     "reflinked", res.ndisks && res.reflinked,
+			     "stopped", a->snap.stop,
+			     "nested_guest_running", res.nested_guest_running,
+			     "guest_stopped_ms", res.quiesced_ms,
+			     "total_ms", res.total_ms);
+	if (a->snap.stop) {
+		/* Saved: the VM ends here (its vCPUs are parked; the stop wakes them). */
+		snprintf(p->saved_to, sizeof(p->saved_to), "%s", a->snap.dir);
+		p->stop_requested = true;
+		vm_request_stop(&p->live->vm, VM_STOP_USER_QUIT);
+	}
+	return a->reply ? 0 : 500;
+}
+
 static void vmproc_do(struct vmproc *p, struct vmproc_action *a)
 {
 	switch (a->kind) {
@@ -207,6 +276,9 @@ static void vmproc_do(struct vmproc *p, struct vmproc_action *a)
 		}
 		a->reply = x86_state_roundtrip_json(&p->live->vm, a->err, sizeof(a->err));
 		a->status = a->reply ? 0 : 500;
+		break;
+	case VMPROC_ACT_SNAPSHOT:
+		a->status = vmproc_do_snapshot(p, a);
 		break;
 	case VMPROC_ACT_POWEROFF:
 	default:
@@ -324,6 +396,34 @@ static int vmproc_api_action_data(void *opaque, enum api_action act, json_t **ou
 	return r == -ECANCELED ? 409 : r ? 500 : a.status ? a.status : 500;
 }
 
+/* POST /v1/vm/snapshot: on the main thread, which quiesces the machine. */
+static int vmproc_api_snapshot(void *opaque, const struct api_snapshot_req *req, json_t **out,
+			       char *err, size_t errlen)
+{
+	struct vmproc *p = opaque;
+	struct vmproc_action *a = calloc(1, sizeof(*a));
+	int r;
+
+	*out = NULL;
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	a->kind = VMPROC_ACT_SNAPSHOT;
+	a->snap = *req;
+	r = vmproc_submit(p, a);
+	if (r == 0 && a->status == 0 && a->reply) {
+		*out = a->reply;
+		free(a);
+		return 0;
+	}
+	json_decref(a->reply);
+	snprintf(err, errlen, "%s", a->err);
+	r = r == -ECANCELED ? 409 : r ? 500 : a->status ? a->status : 500;
+	free(a);
+	return r;
+}
+
 void vmproc_api_ops(struct vmproc *p, struct api_ops *ops)
 {
 	memset(ops, 0, sizeof(*ops));
@@ -332,4 +432,5 @@ void vmproc_api_ops(struct vmproc *p, struct api_ops *ops)
 	ops->nested = vmproc_api_nested;
 	ops->action = vmproc_api_action;
 	ops->action_data = vmproc_api_action_data;
+	ops->snapshot = vmproc_api_snapshot;
 }

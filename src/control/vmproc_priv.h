@@ -34,6 +34,9 @@ struct vmproc {
 	struct machine_quiesce quiesce;/* its quiesce point */
 	bool stop_requested;           /* shutdown/poweroff asked: no reboot loop */
 	bool forced;                   /* poweroff action */
+	char saved_to[API_SNAPSHOT_DIR_MAX]; /* snapshot --stop: the VM ended saved there */
+	const char *restore_dir;       /* the first boot restores from here; NULL: boots */
+	bool restore_eager;
 
 	/* Read by the API thread for a VM between boots (under lock). */
 	pthread_mutex_t lock;

@@ -11,7 +11,7 @@
 	X(open_v2) X(close_v2) X(busy_timeout) X(extended_result_codes) X(exec) \
 	X(prepare_v2) X(step) X(finalize) X(bind_int) X(bind_int64) X(bind_text) \
 	X(column_int) X(column_int64) X(column_text) X(column_bytes) X(errmsg) X(errstr) \
-	X(system_errno) X(get_autocommit) X(last_insert_rowid)
+	X(system_errno) X(get_autocommit) X(last_insert_rowid) X(changes)
 
 struct sqlite_lazy_fns {
 #define SQLITE_LAZY_SLOT(n) __typeof__(&sqlite3_##n) n;
@@ -42,5 +42,6 @@ int sqlite_lazy_load(char *err, size_t errlen);
 #define sqlite3_system_errno sqlite_lazy.system_errno
 #define sqlite3_get_autocommit sqlite_lazy.get_autocommit
 #define sqlite3_last_insert_rowid sqlite_lazy.last_insert_rowid
+#define sqlite3_changes sqlite_lazy.changes
 
 #endif

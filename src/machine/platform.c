@@ -135,7 +135,7 @@ void platform_destroy(struct platform *p)
 
 /* The CPUID every vCPU starts from: KVM's supported set, the nested policy,
  * nestvm's leaf, the hypervisor bits. Returns a malloc()ed table. */
-static struct kvm_cpuid2 *platform_guest_cpuid(struct vm *vm, const struct nest_guest *g,
+struct kvm_cpuid2 *platform_guest_cpuid(struct vm *vm, const struct nest_guest *g,
 					       char *err, size_t errlen)
 {
 	struct kvm_cpuid2 *supported = x86_cpuid_get_supported(vm->kvm_fd), *c;

@@ -64,4 +64,10 @@ void platform_power_button_fn(void *opaque);
 int platform_boot(struct vm *vm, struct boot_request *req, const struct nest_guest *g, char *err,
 		  size_t errlen);
 
+/* The CPUID table vCPUs get on this host for the nested plan `g` (before
+ * the per-vCPU topology): what a restore compares a snapshot's CPU with.
+ * malloc()ed; NULL with a message when KVM cannot give what g asks. */
+struct kvm_cpuid2 *platform_guest_cpuid(struct vm *vm, const struct nest_guest *g, char *err,
+					size_t errlen);
+
 #endif

@@ -11,8 +11,10 @@
 
 #include "machine/exit_status.h"
 #include "machine/load.h"
+#include "machine/snapshot.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "x86/cpu.h"
 
 #define KERNEL_MAX_BYTES (256ULL << 20)
 
@@ -43,7 +45,7 @@ void runner_set_verbosity(int v)
 
 /* Files and sizes first: they are the user's mistakes, reported before KVM
  * is even opened. */
-static int run_load_inputs(struct runner *c, char *err, size_t errlen)
+static int run_load_inputs(struct runner *c, bool restore, char *err, size_t errlen)
 {
 	char sz[32], ram[32];
 	struct sysinfo si;
@@ -55,6 +57,8 @@ static int run_load_inputs(struct runner *c, char *err, size_t errlen)
 		snprintf(err, errlen, "--memory %s is more than this host's RAM (%s)", sz, ram);
 		return -EINVAL;
 	}
+	if (restore)
+		return 0;   /* the kernel is in the snapshot's memory */
 	r = machine_load_file("kernel", c->cfg.kernel, KERNEL_MAX_BYTES, &c->kernel,
 			  &c->kernel_len, err, errlen);
 	if (r)
@@ -130,47 +134,12 @@ static int run_report(struct runner *c, enum vm_stop_reason reason)
 	}
 }
 
-static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, size_t errlen)
+/* The I/O thread, the console, then the vCPUs until the VM stops. */
+static int run_start_and_wait(struct runner *c, const struct runner_hooks *h, char *err,
+			      size_t errlen)
 {
-	struct boot_request req = {
-		.kernel = c->kernel, .kernel_len = c->kernel_len,
-		.initrd = c->initrd, .initrd_len = c->initrd_len,
-		.cmdline = c->cfg.cmdline,
-	};
-	serial_out_fn out_fn = h->out_fn ? h->out_fn : console_write;
-	void *out_opaque = h->out_fn ? h->out_opaque : &c->con;
-	int kvm_fd, r;
+	int r;
 
-	run_plan_nesting(c);
-	/* Before any thread exists (I/O loop, slirp, console, vCPUs). */
-	vm_block_term_signals();
-	kvm_fd = kvm_open(err, errlen);
-	if (kvm_fd < 0)
-		return EXIT_NO_KVM;
-	r = vm_create(&c->vm, kvm_fd, c->cfg.cpus, c->cfg.memory, err, errlen);
-	c->vm_created = true;
-	if (r)
-		return r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
-	r = platform_init(&c->plat, &c->vm, &c->cfg, out_fn, out_opaque, err, errlen);
-	if (r) {
-		/* A disk or NIC the user named that cannot be used is their input. */
-		bool user = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -EBUSY;
-		return user ? EXIT_USAGE : EXIT_VMM_ERROR;
-	}
-	if (h->on_devices && h->on_devices(c, h->opaque, err, errlen))
-		return EXIT_VMM_ERROR;
-	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
-	/* The kernel and initrd are in guest RAM now (a reboot loads them
-	 * again): their buffers (the kernel alone is ~8 MiB) need not stay
-	 * resident for the VM's lifetime. */
-	free(c->kernel);
-	free(c->initrd);
-	c->kernel = c->initrd = NULL;
-	req.kernel = req.initrd = NULL;
-	if (r == -ENOTSUP)
-		return EXIT_NO_KVM;
-	if (r)
-		return (r == -ENOSPC || r == -E2BIG || r == -EINVAL) ? EXIT_USAGE : EXIT_VMM_ERROR;
 	r = platform_start(&c->plat);
 	if (r) {
 		snprintf(err, errlen, "cannot start the I/O thread: %s", strerror(-r));
@@ -202,6 +171,101 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 	return r;
 }
 
+/* Restore, first half (after vm_create, before the devices): the snapshot
+ * checked in full, against this VM and this host; disks copied back;
+ * memory mapped. */
+static int run_restore_prepare(struct runner *c, const struct runner_hooks *h, char *err,
+			       size_t errlen)
+{
+	struct kvm_cpuid2 *host;
+	int r;
+
+	host = platform_guest_cpuid(&c->vm, &c->plan, err, errlen);
+	if (!host)
+		return EXIT_NO_KVM;
+	/* What vCPU 0 would get here (HTT and the topology leaves). */
+	x86_cpuid_set_topology(host, 0, c->cfg.cpus);
+	r = machine_restore_prepare(c->restore, &c->vm, host, &c->cfg, h->restore_eager,
+				    &c->mem_fd, err, errlen);
+	free(host);
+	if (r == -ENOTSUP)
+		return EXIT_NO_KVM;
+	return r ? EXIT_USAGE : 0;
+}
+
+/* Restore, second half: every state loaded, then run. */
+static int run_restored(struct runner *c, const struct runner_hooks *h, serial_out_fn out_fn,
+			char *err, size_t errlen)
+{
+	int r = machine_restore_apply(c->restore, &c->vm, &c->plat, err, errlen);
+
+	(void)out_fn;
+	machine_restore_close(c->restore);
+	free(c->restore);
+	c->restore = NULL;
+	free(c->kernel);
+	free(c->initrd);
+	c->kernel = c->initrd = NULL;
+	if (r)
+		return r == -ENOTSUP ? EXIT_NO_KVM : EXIT_USAGE;
+	c->restored = true;
+	log_info("restored from %s: %u vCPU%s, %llu MiB (memory %s)", h->restore_dir, c->cfg.cpus,
+		 c->cfg.cpus == 1 ? "" : "s", (unsigned long long)(c->cfg.memory >> 20),
+		 c->mem_fd >= 0 ? "mapped, read as the guest touches it" : "read in");
+	return run_start_and_wait(c, h, err, errlen);
+}
+
+static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, size_t errlen)
+{
+	struct boot_request req = {
+		.kernel = c->kernel, .kernel_len = c->kernel_len,
+		.initrd = c->initrd, .initrd_len = c->initrd_len,
+		.cmdline = c->cfg.cmdline,
+	};
+	serial_out_fn out_fn = h->out_fn ? h->out_fn : console_write;
+	void *out_opaque = h->out_fn ? h->out_opaque : &c->con;
+	int kvm_fd, r;
+
+	run_plan_nesting(c);
+	/* Before any thread exists (I/O loop, slirp, console, vCPUs). */
+	vm_block_term_signals();
+	kvm_fd = kvm_open(err, errlen);
+	if (kvm_fd < 0)
+		return EXIT_NO_KVM;
+	r = vm_create(&c->vm, kvm_fd, c->cfg.cpus, c->cfg.memory, err, errlen);
+	c->vm_created = true;
+	if (r)
+		return r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
+	if (h->restore_dir) {
+		r = run_restore_prepare(c, h, err, errlen);
+		if (r)
+			return r;
+	}
+	r = platform_init(&c->plat, &c->vm, &c->cfg, out_fn, out_opaque, err, errlen);
+	if (r) {
+		/* A disk or NIC the user named that cannot be used is their input. */
+		bool user = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -EBUSY;
+		return user ? EXIT_USAGE : EXIT_VMM_ERROR;
+	}
+	if (h->on_devices && h->on_devices(c, h->opaque, err, errlen))
+		return EXIT_VMM_ERROR;
+	if (h->restore_dir)
+		return run_restored(c, h, out_fn, err, errlen);
+	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
+	/* The kernel and initrd are in guest RAM now (a reboot loads them
+	 * again): their buffers (the kernel alone is ~8 MiB) need not stay
+	 * resident for the VM's lifetime. */
+	free(c->kernel);
+	free(c->initrd);
+	c->kernel = c->initrd = NULL;
+	req.kernel = req.initrd = NULL;
+	if (r == -ENOTSUP)
+		return EXIT_NO_KVM;
+	if (r)
+		return (r == -ENOSPC || r == -E2BIG || r == -EINVAL) ? EXIT_USAGE : EXIT_VMM_ERROR;
+	return run_start_and_wait(c, h, err, errlen);
+}
+
 struct serial8250 *runner_serial(struct runner *r)
 {
 	return platform_device_of(&r->plat, &serial_class);
@@ -218,8 +282,19 @@ int runner_run(struct runner *r, const struct vm_config *cfg, const struct runne
 		snprintf(err, errlen, "out of memory");
 		return EXIT_VMM_ERROR;
 	}
-	if (run_load_inputs(r, err, errlen))
+	r->mem_fd = -1;
+	if (run_load_inputs(r, h && h->restore_dir, err, errlen))
 		return EXIT_USAGE;
+	/* A snapshot is the user's input too: checked before KVM is opened. */
+	if (h && h->restore_dir) {
+		r->restore = calloc(1, sizeof(*r->restore));
+		if (!r->restore) {
+			snprintf(err, errlen, "out of memory");
+			return EXIT_VMM_ERROR;
+		}
+		if (machine_restore_open(r->restore, h->restore_dir, &r->cfg, err, errlen))
+			return EXIT_USAGE;
+	}
 	return run_vm(r, h ? h : &none, err, errlen);
 }
 
@@ -234,6 +309,14 @@ void runner_free(struct runner *r)
 	free(r->initrd);
 	r->kernel = r->initrd = NULL;
 	r->vm_created = false;
+	if (r->restore) {
+		machine_restore_close(r->restore);
+		free(r->restore);
+		r->restore = NULL;
+	}
+	if (r->mem_fd >= 0)
+		close(r->mem_fd);
+	r->mem_fd = -1;
 	vmconfig_free(&r->cfg);
 }
 

@@ -20,6 +20,7 @@
 #include "machine/platform.h"
 
 struct runner;
+struct machine_restore;
 
 struct runner_hooks {
 	/* Guest serial output. NULL: the terminal console (stdout), with
@@ -32,6 +33,11 @@ struct runner_hooks {
 	/* Everything is set up; the vCPUs start right after this returns. */
 	void (*on_ready)(struct runner *r, void *opaque);
 	void *opaque;
+	/* Start from this snapshot directory (machine/snapshot.h) instead of
+	 * booting the kernel; NULL: boot. eager: read guest memory in before
+	 * the vCPUs start instead of mapping it. */
+	const char *restore_dir;
+	bool restore_eager;
 };
 
 struct runner {
@@ -47,6 +53,9 @@ struct runner {
 	struct nest_level here;
 	struct nest_guest plan;
 	enum vm_stop_reason stop_reason;   /* after runner_run */
+	bool restored;                     /* started from a snapshot */
+	struct machine_restore *restore;   /* while restoring; NULL otherwise */
+	int mem_fd;                        /* the memory file guest RAM is mapped from; -1 none */
 };
 
 /* Set the log level from -v/-q (0 normal: warnings and errors). */

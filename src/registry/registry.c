@@ -206,6 +206,18 @@ int registry_exec(struct registry *r, const char *sql, char *err, size_t errlen,
 	return rc;
 }
 
+bool registry_col_text(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	if (!t || (size_t)n >= len || memchr(t, '\0', (size_t)n))
+		return false;
+	memcpy(buf, t, (size_t)n);
+	buf[n] = '\0';
+	return true;
+}
+
 /* ---- transactions ---- */
 
 int registry_begin(struct registry *r, bool write, char *err, size_t errlen)
@@ -228,6 +240,15 @@ int registry_commit(struct registry *r, char *err, size_t errlen)
 		return rc;
 	}
 	return 0;
+}
+
+int registry_write(struct registry *r, int rc, char *err, size_t errlen)
+{
+	if (rc) {
+		registry_rollback(r);
+		return rc;
+	}
+	return registry_commit(r, err, errlen);
 }
 
 void registry_rollback(struct registry *r)

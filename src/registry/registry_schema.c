@@ -116,6 +116,24 @@ static const char *const registry_migrations[] = {
 	"DROP TABLE vm_disks;"
 	"DROP TABLE vms;"
 	"ALTER TABLE vms2 RENAME TO vms;",
+
+	/* 2 → 3: the snapshots nestvm wrote (registry_snapshot.c). A record
+	 * goes with its VM (ON DELETE CASCADE on vms.name, which is UNIQUE;
+	 * foreign_keys=ON). Beware in a later migration: with foreign keys on,
+	 * dropping or rebuilding vms deletes every snapshot record, so such a
+	 * step must copy them aside and back. */
+	"CREATE TABLE snapshots ("
+	"  vm                   TEXT NOT NULL REFERENCES vms(name)"
+	"                       ON DELETE CASCADE ON UPDATE CASCADE,"
+	"  dir                  TEXT NOT NULL CHECK (substr(dir, 1, 1) = '/'),"
+	"  created              INTEGER NOT NULL,"
+	"  size                 INTEGER NOT NULL CHECK (size >= 0),"
+	"  memory_size          INTEGER NOT NULL CHECK (memory_size >= 0),"
+	"  with_disks           INTEGER NOT NULL CHECK (with_disks IN (0, 1)),"
+	"  stopped              INTEGER NOT NULL CHECK (stopped IN (0, 1)),"
+	"  nested_guest_running INTEGER NOT NULL CHECK (nested_guest_running IN (0, 1)),"
+	"  PRIMARY KEY (vm, dir)"
+	") STRICT;",
 };
 
 #define REGISTRY_SCHEMA_VERSION \

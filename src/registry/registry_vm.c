@@ -20,19 +20,6 @@ static int registry_damaged(struct registry *r, const char *name, const char *wh
 			     r->path, name, what);
 }
 
-/* A text column into buf; false when it does not fit. */
-static bool registry_col_text(sqlite3_stmt *st, int col, char *buf, size_t len)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	int n = sqlite3_column_bytes(st, col);
-
-	if (!t || (size_t)n >= len || memchr(t, '\0', (size_t)n))
-		return false;
-	memcpy(buf, t, (size_t)n);
-	buf[n] = '\0';
-	return true;
-}
-
 /* ---- reading ---- */
 
 void vm_record_free(struct vm_record *rec)
@@ -213,17 +200,6 @@ static int registry_insert(struct registry *r, const struct vm_config *d, const 
 	if (rc != SQLITE_DONE)
 		return registry_sql_err(r, rc, "creating the VM", err, errlen);
 	return 0;
-}
-
-/* End a write transaction: commit what the body did when it returned 0,
- * else undo all of it. */
-static int registry_write(struct registry *r, int rc, char *err, size_t errlen)
-{
-	if (rc) {
-		registry_rollback(r);
-		return rc;
-	}
-	return registry_commit(r, err, errlen);
 }
 
 int registry_create(struct registry *r, const struct vm_config *d, char *err, size_t errlen)

@@ -18,9 +18,13 @@
  * the bytes that are there and against caps (SNAP_FILE_MAX, a section at
  * most SNAP_SECTION_MAX, at most SNAP_MAX_SECTIONS), every CRC is checked
  * before anything is used, type names must be NUL-terminated printable
- * ASCII, a (type, index) pair appears once. A problem gives -EINVAL (or
- * -EFBIG for a cap, -EPROTO for a format version this build does not read)
- * and one line in err naming the section and the offset.
+ * ASCII, a (type, index) pair appears once, reserved bytes are zero and
+ * nothing follows the last section. A problem gives -EINVAL (or -EFBIG for
+ * a cap, -EPROTO for a format version this build does not read) and one
+ * line in err naming the section (numbered from 0 in file order) and the
+ * offset. The format version is checked before the header CRC (another
+ * version may put its CRC elsewhere), so a damaged version field reads as
+ * -EPROTO.
  *
  * The writer writes to "<name>.tmp" in the directory, fsyncs it, renames it
  * to <name> and fsyncs the directory: a snapshot is either whole or absent.
@@ -63,6 +67,12 @@ struct snap_section {
 	size_t length;
 };
 
+/* A section the writer has written (to refuse the pair again). */
+struct snap_key {
+	char type[SNAP_TYPE_MAX];
+	uint32_t index;
+};
+
 struct snap_writer {
 	int dirfd;                        /* borrowed */
 	int fd;                           /* "<name>.tmp" while open; -1 after */
@@ -71,6 +81,8 @@ struct snap_writer {
 	uint64_t bytes;                   /* written so far, header included */
 	struct snap_info info;
 	bool failed;                      /* an earlier write failed: finish() refuses */
+	struct snap_key *keys;            /* nsections entries (owned) */
+	uint32_t keys_cap;
 };
 
 struct snap_reader {
@@ -83,31 +95,42 @@ struct snap_reader {
 };
 
 /* Start "<name>.tmp" in dirfd (O_EXCL: an existing .tmp is removed first,
- * an existing <name> is refused with -EEXIST). info->nsections is ignored
- * (counted). 0 or -errno with a message. */
+ * an existing <name> is refused with -EEXIST). dirfd: a directory open for
+ * reading (finish() fsyncs it, so not O_PATH) or AT_FDCWD; borrowed until
+ * finish or abort. name: 1 to 59 bytes, no '/'.
+ * info->nestvm_version and info->cpu_vendor: NUL-terminated printable ASCII
+ * (may be empty); info->format_version and info->nsections are ignored (this
+ * build's version; counted). 0 or -errno with a message; on failure nothing
+ * is left open and snap_writer_abort is safe (and does nothing). */
 int snap_writer_open(struct snap_writer *w, int dirfd, const char *name,
 		     const struct snap_info *info, char *err, size_t errlen);
-/* Append one section. type: 1-23 printable ASCII chars. -EINVAL (bad type,
- * length over SNAP_SECTION_MAX, too many sections, a (type, index) pair
- * again), -errno of the write. */
+/* Append one section. type: 1-23 printable ASCII chars; data may be NULL
+ * when length is 0. -EINVAL (bad type, a (type, index) pair again), -EFBIG
+ * (length over SNAP_SECTION_MAX, more than SNAP_MAX_SECTIONS, the file past
+ * SNAP_FILE_MAX): nothing written, the writer goes on. -errno of the write:
+ * the writer is failed, finish() refuses. */
 int snap_writer_add(struct snap_writer *w, const char *type, uint32_t version, uint32_t index,
 		    const void *data, size_t length, char *err, size_t errlen);
-/* Rewrite the header with the count, fsync, rename to <name>, fsync the
- * directory. 0 or -errno; the writer is closed either way (on failure
- * the .tmp is removed). */
+/* Rewrite the header with the count, fsync, rename to <name> (never over
+ * one that appeared meanwhile: -EEXIST), fsync the directory. 0 or -errno;
+ * the writer is closed either way (on failure the .tmp is removed, and so
+ * is <name> when the directory's fsync failed). */
 int snap_writer_finish(struct snap_writer *w, char *err, size_t errlen);
 /* Give up: close and remove the .tmp. Safe after finish. */
 void snap_writer_abort(struct snap_writer *w);
 
 /* Parse a whole file image (buf stays the caller's; the reader keeps a
  * pointer to it and owns only `sections`: snap_reader_free frees buf only
- * when snap_reader_load allocated it). Pure; fuzzed. */
+ * when snap_reader_load allocated it). Pure; fuzzed. On failure r is empty
+ * (nothing to free). */
 int snap_parse(struct snap_reader *r, const uint8_t *buf, size_t len, char *err, size_t errlen);
 /* Read <name> in dirfd (regular file, O_NOFOLLOW, at most SNAP_FILE_MAX
  * bytes) and parse it. -ENOENT with "no snapshot state file ..." when
- * absent. */
+ * absent, -ELOOP for a symbolic link, -EINVAL for a directory or another
+ * non-regular file. On failure r is empty (snap_reader_free is safe). */
 int snap_reader_load(struct snap_reader *r, int dirfd, const char *name, char *err,
 		     size_t errlen);
+/* Frees what the reader owns and empties it; safe on an empty reader. */
 void snap_reader_free(struct snap_reader *r);
 
 /* The section (type, index), or NULL. */

@@ -503,6 +503,29 @@ static int blk_restore(void *dev, const void *state, size_t size, uint32_t versi
 	return 0;
 }
 
+/* ---- snapshots ---- */
+
+static int blk_snapshot_flush(void *dev, char *err, size_t errlen)
+{
+	struct virtio_blk *blk = dev;
+
+	if (blk_flush(blk) != VIRTIO_BLK_S_OK) {
+		snprintf(err, errlen, "disk %s: fdatasync failed", blk->cfg.path);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int blk_backing_file(void *dev, int *fd, const char **path, bool *read_only)
+{
+	struct virtio_blk *blk = dev;
+
+	*fd = blk->fd;
+	*path = blk->cfg.path;
+	*read_only = blk->cfg.readonly;
+	return 0;
+}
+
 /* ---- the device class ---- */
 
 static const char *const blk_config_keys[] = { "path", "readonly", NULL };
@@ -589,6 +612,8 @@ const struct device_class virtio_blk_class = {
 	.state_size = sizeof(struct virtio_blk_state),
 	.save = blk_save,
 	.restore = blk_restore,
+	.flush = blk_snapshot_flush,
+	.backing_file = blk_backing_file,
 	.cli_option = "disk",
 	.cli_help = "      --disk PATH[,ro] a virtio-blk disk on a raw image file (repeatable)\n",
 	.json_key = "disks",

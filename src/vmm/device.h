@@ -122,6 +122,13 @@ struct device_class {
 	 * Quiesced. */
 	int (*restore)(void *dev, const void *state, size_t size, uint32_t version, char *err,
 		       size_t errlen);
+	/* Snapshots. flush: make durable what the guest was told is written
+	 * (a disk's fdatasync). backing_file: the host file the device's
+	 * contents live in (a disk image): its open fd, its path, read-only;
+	 * the snapshot records its identity (or copies it). Both quiesced;
+	 * NULL: the class has none. */
+	int (*flush)(void *dev, char *err, size_t errlen);
+	int (*backing_file)(void *dev, int *fd, const char **path, bool *read_only);
 };
 
 /* What every restore checks first: the state is of the class's version

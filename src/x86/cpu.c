@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -224,4 +225,17 @@ int x86_cpu_set_boot_regs(int vcpu_fd, const struct boot_entry *entry)
 	if (ioctl(vcpu_fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
 	return 0;
+}
+
+void x86_host_vendor(char *out, size_t len)
+{
+	uint32_t a = 0, b, c, d;
+	char v[13];
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+	memcpy(v, &b, 4);
+	memcpy(v + 4, &d, 4);
+	memcpy(v + 8, &c, 4);
+	v[12] = '\0';
+	snprintf(out, len, "%s", v);
 }

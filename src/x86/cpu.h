@@ -3,6 +3,7 @@
 #define NESTVM_X86_CPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <linux/kvm.h>
@@ -30,6 +31,9 @@ struct kvm_cpuid_entry2 *x86_cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t funct
 /* Per-vCPU setup every vCPU gets: CPUID, MSRs, LAPIC LINT0/LINT1 wiring.
  * Returns 0 or -errno. */
 int x86_cpu_init(int vcpu_fd, const struct kvm_cpuid2 *cpuid);
+
+/* The host CPU's vendor string (CPUID leaf 0: "AuthenticAMD"), NUL-terminated. */
+void x86_host_vendor(char *out, size_t len);
 
 /* Registers of the boot vCPU at the kernel's 64-bit entry point. */
 int x86_cpu_set_boot_regs(int vcpu_fd, const struct boot_entry *entry);
