@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sqlite3.h>
+
 #include "registry/registry.h"
 
 #ifndef REGISTRY_FIXTURE_PREFIX
@@ -56,6 +58,33 @@ static inline void reopen(struct fixture *f)
 	f->r = NULL;
 	if (registry_open(&f->r, f->dir, f->err, sizeof(f->err)))
 		fail_msg("registry_open: %s", f->err);
+}
+
+/* One SQL integer, through a connection of our own. */
+static inline long long raw_int(const char *db, const char *sql)
+{
+	sqlite3 *c;
+	sqlite3_stmt *st;
+	long long v = -12345;
+
+	assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(c));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(c);
+	return v;
+}
+
+static inline void raw_exec(const char *db, const char *sql)
+{
+	sqlite3 *c;
+
+	assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(c));
+	sqlite3_close(c);
 }
 
 #endif

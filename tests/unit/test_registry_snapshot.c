@@ -43,33 +43,6 @@ static void create(struct fixture *f, const char *name)
 	vmconfig_free(&d);
 }
 
-/* One SQL integer, through a connection of our own. */
-static long long raw_int(const char *db, const char *sql)
-{
-	sqlite3 *c;
-	sqlite3_stmt *st;
-	long long v = -12345;
-
-	assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(c));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(c);
-	return v;
-}
-
-static void raw_exec(const char *db, const char *sql)
-{
-	sqlite3 *c;
-
-	assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(c));
-	sqlite3_close(c);
-}
-
 static struct snapshot_record snap(const char *vm, const char *dir, int64_t created,
 				   uint64_t size)
 {
