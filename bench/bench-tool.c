@@ -10,6 +10,16 @@
  *   bench-tool blk DEVICE       O_DIRECT sequential 1 MiB and random 4 KiB I/O
  *   bench-tool net-serve PORT   TCP peer for net-client (runs a level below)
  *   bench-tool net-client IP PORT   TCP throughput, guest to host and back
+ *   bench-tool now              CLOCK_MONOTONIC, seconds
+ *   bench-tool mem PID          rss_kb= (VmRSS) guest_kb= (Rss of the largest
+ *                               anonymous mapping: guest RAM)
+ *   bench-tool hmp SOCKET CMD...    QEMU's human monitor on a unix socket: each
+ *                               CMD in turn, its reply and the ms it took
+ *   bench-tool qemu-save SOCKET FILE  stop, migrate to FILE (exec:cat), cont:
+ *                               one BENCH-QSAVE line (snapshot rows)
+ *   bench-tool restore [options] -- CMD...  time a restore: until CMD
+ *                               returns, until a console line appears after
+ *                               a marker in a log, until QEMU says running
  *
  * Every result is one line starting with "BENCH-", key=value pairs after it.
  */
@@ -32,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -662,11 +673,357 @@ static int cmd_net_client(int argc, char **argv)
 	return 0;
 }
 
+/* ---- snapshot rows: QEMU's monitor, restore timing ---- */
+
+static int cmd_mem(int argc, char **argv)
+{
+	long rss, guest;
+
+	if (argc < 1)
+		die("usage: bench-tool mem PID");
+	sample_memory((pid_t)atoi(argv[0]), &rss, &guest);
+	printf("rss_kb=%ld guest_kb=%ld\n", rss, guest);
+	return rss < 0;
+}
+
+struct hmp {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+};
+
+#define HMP_PROMPT "(qemu) "
+
+/* Read until the buffer ends with the prompt (or timeout_s): 0, or -1. */
+static int hmp_wait_prompt(struct hmp *h, double timeout_s)
+{
+	double end = now_s() + timeout_s;
+
+	for (;;) {
+		struct pollfd p = { .fd = h->fd, .events = POLLIN };
+		size_t pl = strlen(HMP_PROMPT);
+		double left = end - now_s();
+		ssize_t n;
+
+		if (h->len >= pl && !memcmp(h->buf + h->len - pl, HMP_PROMPT, pl))
+			return 0;
+		if (left <= 0)
+			return -1;
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		if (h->len + 1 >= sizeof(h->buf)) /* keep the tail */
+			h->len = 0;
+		n = read(h->fd, h->buf + h->len, sizeof(h->buf) - 1 - h->len);
+		if (n <= 0)
+			return -1;
+		h->len += (size_t)n;
+		h->buf[h->len] = '\0';
+	}
+}
+
+/* Connect (retrying until timeout_s) and read the banner: 0 or -1. */
+static int hmp_open(struct hmp *h, const char *path, double timeout_s)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	double end = now_s() + timeout_s;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	for (;;) {
+		h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (h->fd < 0)
+			die("socket: %s", strerror(errno));
+		if (!connect(h->fd, (struct sockaddr *)&a, sizeof(a)))
+			break;
+		close(h->fd);
+		h->fd = -1;
+		if (now_s() > end)
+			return -1;
+		usleep(2000);
+	}
+	h->len = 0;
+	return hmp_wait_prompt(h, end - now_s() > 5 ? end - now_s() : 5);
+}
+
+/* Send cmd and wait for the next prompt; the reply (without the echoed
+ * command line and the prompt, \r dropped) in out. Milliseconds, or -1. */
+static double hmp_cmd(struct hmp *h, const char *cmd, char *out, size_t outlen,
+		      double timeout_s)
+{
+	double t0 = now_s();
+	char line[1024];
+	size_t o = 0;
+	char *p;
+
+	h->len = 0;
+	snprintf(line, sizeof(line), "%s\n", cmd);
+	if (write(h->fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return -1;
+	if (hmp_wait_prompt(h, timeout_s) < 0) {
+		snprintf(out, outlen, "(no reply within %.0f s) %.2000s", timeout_s, h->buf);
+		return -1;
+	}
+	h->len -= strlen(HMP_PROMPT);
+	h->buf[h->len] = '\0';
+	/* The echo ends at the first newline. */
+	p = strchr(h->buf, '\n');
+	p = p ? p + 1 : h->buf;
+	for (; *p && o + 1 < outlen; p++)
+		if (*p != '\r')
+			out[o++] = *p;
+	while (o > 0 && out[o - 1] == '\n')
+		o--;
+	out[o] = '\0';
+	return (now_s() - t0) * 1e3;
+}
+
+static int cmd_hmp(int argc, char **argv)
+{
+	struct hmp h;
+	char out[16384];
+	int rc = 0;
+
+	if (argc < 2)
+		die("usage: bench-tool hmp SOCKET CMD...");
+	if (hmp_open(&h, argv[0], 10) < 0)
+		die("no QEMU monitor at %s", argv[0]);
+	for (int i = 1; i < argc; i++) {
+		double ms = hmp_cmd(&h, argv[i], out, sizeof(out), 600);
+
+		printf("%s\n", out);
+		fprintf(stderr, "hmp: %s: %.1f ms\n", argv[i], ms);
+		if (ms < 0)
+			rc = 1;
+	}
+	close(h.fd);
+	return rc;
+}
+
+/* One line of text for a key=value field: spaces to '_'. */
+static void one_word(char *s)
+{
+	for (; *s; s++)
+		if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '=')
+			*s = '_';
+}
+
+/* bench-tool qemu-save SOCKET FILE: the QEMU side of "snapshot": stop,
+ * migrate "exec:cat > FILE" (no bandwidth cap), cont. One line:
+ *   BENCH-QSAVE stop_ms= migrate_ms= cont_ms= total_ms= status=
+ * (migrate_ms: migrate -d sent until info migrate no longer says active)
+ * (total: stop sent to cont answered, the guest stopped all along), or
+ * BENCH-QSAVEERR with QEMU's words when migrate is refused or fails. */
+static int cmd_qemu_save(int argc, char **argv)
+{
+	struct hmp h;
+	char out[16384], cmd[1200];
+	double t0, stop, mig, cont, info;
+	const char *st;
+
+	if (argc < 2)
+		die("usage: bench-tool qemu-save SOCKET FILE");
+	if (hmp_open(&h, argv[0], 10) < 0)
+		die("no QEMU monitor at %s", argv[0]);
+	hmp_cmd(&h, "migrate_set_parameter max-bandwidth 100G", out, sizeof(out), 10);
+	if (out[0])
+		printf("BENCH-NOTE qemu-save: max-bandwidth: %s\n", out);
+	t0 = now_s();
+	stop = hmp_cmd(&h, "stop", out, sizeof(out), 60);
+	/* -d: HMP's own wait for the end polls once a second; poll here. */
+	snprintf(cmd, sizeof(cmd), "migrate -d \"exec:cat > %s\"", argv[1]);
+	mig = hmp_cmd(&h, cmd, out, sizeof(out), 600);
+	if (mig < 0 || out[0]) {
+		/* An error (a migration blocker) is the reply; success is silent. */
+		printf("BENCH-QSAVEERR migrate: %s\n", out[0] ? out : "no reply");
+	}
+	{
+		char status[64] = "?";
+
+		for (;;) {
+			info = hmp_cmd(&h, "info migrate", out, sizeof(out), 60);
+			st = strstr(out, "Migration status: ");
+			snprintf(status, sizeof(status), "?");
+			if (st)
+				sscanf(st + strlen("Migration status: "), "%63s", status);
+			if (info < 0 || (strcmp(status, "active") && strcmp(status, "setup") &&
+					 strcmp(status, "device") && strcmp(status, "pre-switchover")))
+				break;
+			usleep(5000);
+		}
+		mig = (now_s() - t0) * 1e3 - stop;
+		if (strcmp(status, "completed"))
+			printf("BENCH-QSAVEERR info migrate: %s\n", out);
+		cont = hmp_cmd(&h, "cont", out, sizeof(out), 60);
+		if (out[0])
+			printf("BENCH-NOTE qemu-save: cont: %s\n", out);
+		one_word(status);
+		printf("BENCH-QSAVE stop_ms=%.1f migrate_ms=%.1f cont_ms=%.1f info_ms=%.1f "
+		       "total_ms=%.1f status=%s\n", stop, mig, cont, info, (now_s() - t0) * 1e3,
+		       status);
+		close(h.fd);
+		return strcmp(status, "completed") != 0;
+	}
+}
+
+/* bench-tool restore [--log FILE] [--offset N] [--after TEXT] [--match TEXT]
+ *     [--hmp SOCKET] [--out FILE] [--timeout S] -- CMD...
+ * Runs CMD (stdout and stderr to --out) and times from its start:
+ *   cmd_ms      until CMD exits (not with --hmp: CMD is the VMM, left running)
+ *   guest_ms    until a line with TEXT (--match) appears in FILE after byte
+ *               N, after the first --after TEXT there when given
+ *   running_ms  with --hmp: polls "info status" on QEMU's monitor; "cont"
+ *               when it says paused (an incoming migration of a stopped
+ *               guest ends paused), until it says running
+ * One line: BENCH-RESTORE cmd_ms= rc= running_ms= guest_ms= pid= (-1: not seen). */
+static int cmd_restore(int argc, char **argv)
+{
+	const char *log = NULL, *after = NULL, *match = NULL, *sock = NULL, *outf = "/dev/null";
+	double timeout_s = 120, t0, t_cmd = -1, t_run = -1, t_guest = -1, t_after = -1;
+	long long off = 0;
+	int i, rc = -1, logfd = -1, conts = 0;
+	char buf[8192], hay[16384], out[4096];
+	size_t hlen = 0;
+	struct hmp h = { .fd = -1 };
+	double next_poll = 0;
+	pid_t pid;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (i + 1 >= argc) {
+			die("restore: %s needs a value", argv[i]);
+		} else if (!strcmp(argv[i], "--log")) {
+			log = argv[++i];
+		} else if (!strcmp(argv[i], "--offset")) {
+			off = atoll(argv[++i]);
+		} else if (!strcmp(argv[i], "--after")) {
+			after = argv[++i];
+		} else if (!strcmp(argv[i], "--match")) {
+			match = argv[++i];
+		} else if (!strcmp(argv[i], "--hmp")) {
+			sock = argv[++i];
+		} else if (!strcmp(argv[i], "--out")) {
+			outf = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout")) {
+			timeout_s = strtod(argv[++i], NULL);
+		} else {
+			die("restore: unknown option %s", argv[i]);
+		}
+	}
+	if (i >= argc)
+		die("usage: bench-tool restore [options] -- CMD...");
+	if (!after)
+		t_after = 0;
+	t0 = now_s();
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		int o = open(outf, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+
+		dup2(nul, 0);
+		if (o >= 0) {
+			dup2(o, 1);
+			dup2(o, 2);
+		}
+		setpgid(0, 0);
+		execvp(argv[i], argv + i);
+		fprintf(stderr, "bench-tool: exec %s: %s\n", argv[i], strerror(errno));
+		_exit(127);
+	}
+	for (;;) {
+		double t = now_s();
+		int status;
+
+		if (t - t0 > timeout_s)
+			break;
+		if (!sock && t_cmd < 0 && waitpid(pid, &status, WNOHANG) == pid) {
+			t_cmd = t;
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		if (sock && waitpid(pid, &status, WNOHANG) == pid) {
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			printf("BENCH-NOTE restore: the VMM exited (%d) before it ran\n", rc);
+			break;
+		}
+		if (log && match && t_guest < 0) {
+			if (logfd < 0 && (logfd = open(log, O_RDONLY | O_CLOEXEC)) >= 0)
+				lseek(logfd, off, SEEK_SET);
+			if (logfd >= 0) {
+				ssize_t n;
+
+				while ((n = read(logfd, buf, sizeof(buf))) > 0) {
+					/* A window of the newest bytes, NULs dropped. */
+					for (ssize_t j = 0; j < n; j++) {
+						if (!buf[j])
+							continue;
+						if (hlen + 1 >= sizeof(hay)) {
+							memmove(hay, hay + sizeof(hay) / 2, hlen - sizeof(hay) / 2);
+							hlen -= sizeof(hay) / 2;
+						}
+						hay[hlen++] = buf[j];
+					}
+					hay[hlen] = '\0';
+					if (t_after < 0) {
+						char *a = strstr(hay, after);
+
+						if (a) {
+							t_after = t;
+							a += strlen(after);
+							hlen = strlen(a);
+							memmove(hay, a, hlen + 1);
+						}
+					}
+					if (t_after >= 0 && strstr(hay, match)) {
+						t_guest = t;
+						break;
+					}
+				}
+			}
+		}
+		if (sock && t_run < 0 && t >= next_poll) {
+			if (h.fd < 0 && hmp_open(&h, sock, 0.001) < 0) {
+				if (h.fd >= 0)
+					close(h.fd);
+				h.fd = -1;
+			}
+			if (h.fd >= 0) {
+				hmp_cmd(&h, "info status", out, sizeof(out), 30);
+				if (strstr(out, "running")) {
+					t_run = now_s();
+				} else if (strstr(out, "paused") && !strstr(out, "inmigrate") && conts < 5) {
+					hmp_cmd(&h, "cont", out, sizeof(out), 30);
+					conts++;
+					if (out[0])
+						printf("BENCH-NOTE restore: cont: %s\n", out);
+					continue; /* ask again at once */
+				}
+			}
+			next_poll = now_s() + 0.01;
+		}
+		if ((sock ? t_run >= 0 : t_cmd >= 0) && (!match || t_guest >= 0))
+			break;
+		usleep(2000);
+	}
+	if (!sock && t_cmd < 0)
+		printf("BENCH-NOTE restore: %s still running after %.0f s\n", argv[i], timeout_s);
+	printf("BENCH-RESTORE cmd_ms=%.1f rc=%d running_ms=%.1f guest_ms=%.1f after_ms=%.1f "
+	       "conts=%d pid=%d\n", t_cmd < 0 ? -1 : (t_cmd - t0) * 1e3, rc,
+	       t_run < 0 ? -1 : (t_run - t0) * 1e3, t_guest < 0 ? -1 : (t_guest - t0) * 1e3,
+	       t_after <= 0 ? -1 : (t_after - t0) * 1e3, conts, (int)pid);
+	if (h.fd >= 0)
+		close(h.fd);
+	if (logfd >= 0)
+		close(logfd);
+	return (sock ? t_run >= 0 : rc == 0) && (!match || t_guest >= 0) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
-		die("usage: bench-tool launch|loops|blk|net-serve|net-client ...");
+		die("usage: bench-tool launch|loops|blk|net-serve|net-client|now|mem|hmp|qemu-save|restore ...");
 	if (!strcmp(argv[1], "launch"))
 		return cmd_launch(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "loops"))
@@ -677,6 +1034,18 @@ int main(int argc, char **argv)
 		cmd_net_serve(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "net-client"))
 		return cmd_net_client(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "now")) {
+		printf("%.6f\n", now_s());
+		return 0;
+	}
+	if (!strcmp(argv[1], "mem"))
+		return cmd_mem(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "hmp"))
+		return cmd_hmp(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "qemu-save"))
+		return cmd_qemu_save(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "restore"))
+		return cmd_restore(argc - 2, argv + 2);
 	die("unknown command %s", argv[1]);
 	return 1;
 }
