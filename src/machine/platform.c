@@ -94,6 +94,15 @@ int platform_init(struct platform *p, struct vm *vm, const struct vm_config *cfg
 	return 0;
 }
 
+unsigned int platform_class_index(const struct platform *p, unsigned int i)
+{
+	unsigned int idx = 0;
+
+	for (unsigned int j = 0; j < i; j++)
+		idx += p->devices[j].cls == p->devices[i].cls;
+	return idx;
+}
+
 void *platform_device_of(const struct platform *p, const struct device_class *cls)
 {
 	for (unsigned int i = 0; i < p->n_devices; i++)

@@ -46,6 +46,10 @@ int platform_init(struct platform *p, struct vm *vm, const struct vm_config *cfg
 int platform_start(struct platform *p);
 void platform_destroy(struct platform *p);
 
+/* Device i's place among the devices of its class (0, 1, ...): the index
+ * of its state in a snapshot. */
+unsigned int platform_class_index(const struct platform *p, unsigned int i);
+
 /* The object of the first device of a class (NULL: none): the console
  * attaches to platform_device_of(p, &serial_class). */
 void *platform_device_of(const struct platform *p, const struct device_class *cls);

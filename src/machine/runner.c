@@ -194,12 +194,11 @@ static int run_restore_prepare(struct runner *c, const struct runner_hooks *h, c
 }
 
 /* Restore, second half: every state loaded, then run. */
-static int run_restored(struct runner *c, const struct runner_hooks *h, serial_out_fn out_fn,
-			char *err, size_t errlen)
+static int run_restored(struct runner *c, const struct runner_hooks *h, char *err,
+			size_t errlen)
 {
 	int r = machine_restore_apply(c->restore, &c->vm, &c->plat, err, errlen);
 
-	(void)out_fn;
 	machine_restore_close(c->restore);
 	free(c->restore);
 	c->restore = NULL;
@@ -250,7 +249,7 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 	if (h->on_devices && h->on_devices(c, h->opaque, err, errlen))
 		return EXIT_VMM_ERROR;
 	if (h->restore_dir)
-		return run_restored(c, h, out_fn, err, errlen);
+		return run_restored(c, h, err, errlen);
 	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
 	/* The kernel and initrd are in guest RAM now (a reboot loads them
 	 * again): their buffers (the kernel alone is ~8 MiB) need not stay

@@ -41,6 +41,8 @@
 #include "snapshot/format.h"
 #include "vmm/vm.h"
 
+struct x86_cpu_caps;
+
 #define SNAP_STATE_FILE      "state"
 #define SNAP_MEMORY_FILE     "memory"
 #define SNAP_MACHINE_VERSION 1
@@ -103,6 +105,7 @@ struct machine_restore {
 	struct snap_reader rd;
 	struct snap_machine m;
 	json_t *config;                /* the saved configuration */
+	struct x86_cpu_caps *caps;     /* this KVM's, probed by _prepare for _apply (owned) */
 };
 
 /* Open dir and check everything that needs no KVM: the state file, the
@@ -122,8 +125,5 @@ int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
 int machine_restore_apply(struct machine_restore *m, struct vm *vm, struct platform *p,
 			  char *err, size_t errlen);
 void machine_restore_close(struct machine_restore *m);
-
-/* Does the directory look like a snapshot (has a state file)? */
-bool machine_snapshot_exists(const char *dir);
 
 #endif

@@ -429,11 +429,13 @@ int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
 			    const struct kvm_cpuid2 *host_cpuid, const struct vm_config *cfg,
 			    bool eager, int *mem_fd, char *err, size_t errlen)
 {
-	struct x86_cpu_caps *caps = malloc(sizeof(*caps));
+	struct x86_cpu_caps *caps;
 	char vendor[SNAP_VENDOR_MAX], why[400];
 	int r, fd;
 
 	*mem_fd = -1;
+	free(m->caps);
+	caps = m->caps = malloc(sizeof(*caps));
 	if (!caps) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -443,7 +445,6 @@ int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
 		snprintf(err, errlen, "cannot restore from %s on this host: the snapshot was taken "
 			 "on a %s CPU, this host's is %s (nested state is vendor-specific)", m->dir,
 			 m->rd.info.cpu_vendor, vendor);
-		free(caps);
 		return -ENOTSUP;
 	}
 	r = x86_cpu_caps_probe(vm->kvm_fd, vm->vm_fd, caps, err, errlen);
@@ -456,7 +457,6 @@ int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
 			r = -ENOTSUP;
 		}
 	}
-	free(caps);
 	if (!r)
 		r = snap_check_cpuid(m, host_cpuid, err, errlen);
 	if (!r)
@@ -564,13 +564,11 @@ static int snap_apply_devices(struct machine_restore *m, struct platform *p, cha
 		const struct platform_device *d = &p->devices[i];
 		const struct snap_section *s;
 		char type[SNAP_TYPE_MAX], why[400];
-		unsigned int idx = 0;
+		unsigned int idx = platform_class_index(p, i);
 		int r;
 
 		if (!d->cls->restore || !d->cls->state_size)
 			continue;
-		for (unsigned int j = 0; j < i; j++)
-			idx += p->devices[j].cls == d->cls;
 		snprintf(type, sizeof(type), "dev:%s", d->cls->name);
 		s = snap_find(&m->rd, type, idx);
 		if (!s) {
@@ -590,17 +588,16 @@ static int snap_apply_devices(struct machine_restore *m, struct platform *p, cha
 int machine_restore_apply(struct machine_restore *m, struct vm *vm, struct platform *p,
 			  char *err, size_t errlen)
 {
-	struct x86_cpu_caps *caps = malloc(sizeof(*caps));
+	const struct x86_cpu_caps *caps = m->caps;
 	const struct x86_vm_state *vs = (const void *)snap_find(&m->rd, "vm", 0)->data;
 	char why[400];
 	bool clock, khz_set = false;
-	int r;
+	int r = 0;
 
 	if (!caps) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		snprintf(err, errlen, "restore: the host was not checked (machine_restore_prepare)");
+		return -EINVAL;
 	}
-	r = x86_cpu_caps_probe(vm->kvm_fd, vm->vm_fd, caps, err, errlen);
 	for (unsigned int i = 0; !r && i < vm->ncpus; i++) {
 		const struct kvm_cpuid2 *c = (const void *)snap_find(&m->rd, "cpuid", i)->data;
 		const struct x86_vcpu_state *s = (const void *)snap_find(&m->rd, "vcpu", i)->data;
@@ -625,7 +622,6 @@ int machine_restore_apply(struct machine_restore *m, struct vm *vm, struct platf
 		if (r)
 			snprintf(err, errlen, "restore: vCPU %u: %s", i, why);
 	}
-	free(caps);
 	if (r)
 		return r;
 	r = x86_vm_state_set(vm->vm_fd, vm->vcpus[0].fd, vs, X86_STATE_LOAD_FULL, &clock, why,
@@ -643,6 +639,8 @@ void machine_restore_close(struct machine_restore *m)
 	snap_reader_free(&m->rd);
 	json_decref(m->config);
 	m->config = NULL;
+	free(m->caps);
+	m->caps = NULL;
 	if (m->dirfd >= 0)
 		close(m->dirfd);
 	m->dirfd = -1;

@@ -184,11 +184,9 @@ static int snap_save_devices(struct snap_writer *w, struct platform *p, int dirf
 	for (unsigned int i = 0; i < p->n_devices && !r; i++) {
 		const struct platform_device *d = &p->devices[i];
 		char type[SNAP_TYPE_MAX];
-		unsigned int idx = 0;
+		unsigned int idx = platform_class_index(p, i);
 		void *st;
 
-		for (unsigned int j = 0; j < i; j++)
-			idx += p->devices[j].cls == d->cls;
 		if (d->cls->save && d->cls->state_size) {
 			st = calloc(1, d->cls->state_size);
 			if (!st) {
@@ -441,13 +439,4 @@ int machine_snapshot_save(struct vm *vm, struct platform *p, struct machine_quie
 			 (unsigned long long)out->memory_bytes, (unsigned long long)vm->mem.size,
 			 out->ndisks, out->ndisks == 1 ? "" : "s", out->quiesced_ms);
 	return r;
-}
-
-bool machine_snapshot_exists(const char *dir)
-{
-	char path[4200];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_STATE_FILE);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
