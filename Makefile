@@ -9,7 +9,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
-# libslirp, SQLite, libmicrohttpd and libcurl are loaded on demand
+# libslirp, SQLite, libmicrohttpd, libcurl and GnuTLS are loaded on demand
 # (src/lazy/): not linked into nestvm, so `nestvm run` maps none of them
 # unless it needs them. The unit tests
 # link them too, for their own direct calls.

@@ -7,7 +7,8 @@
 #include <string.h>
 
 const char *const lazylib_sonames[] = {
-	"libsqlite3.so.0", "libmicrohttpd.so.12", "libcurl.so.4", "libslirp.so.0", NULL,
+	"libsqlite3.so.0", "libmicrohttpd.so.12", "libcurl.so.4", "libslirp.so.0",
+	"libgnutls.so.30", NULL,
 };
 
 static int lazylib_open(struct lazylib *l)

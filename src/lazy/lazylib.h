@@ -9,7 +9,9 @@
  * relocate and initialise in every VMM process. So they are opened only by
  * the commands that use them, through a table of function pointers per
  * library (sqlite_lazy.h, mhd_lazy.h, curl_lazy.h): code keeps calling the
- * libraries' own names, which those headers map to the table.
+ * libraries' own names, which those headers map to the table. GnuTLS
+ * (gnutls_lazy.h) is needed only by a live migration with TLS
+ * (src/transport/).
  *
  * The list of libraries is also what the rig copies into its images
  * (`nestvm version --libs`). */
