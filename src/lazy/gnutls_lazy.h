@@ -23,7 +23,7 @@
 	X(session_get_ptr) X(handshake) X(record_send) X(record_recv) \
 	X(record_check_pending) X(record_get_direction) X(bye) X(strerror) \
 	X(error_is_fatal) X(alert_get) X(alert_get_name) X(alert_send_appropriate) X(protocol_get_version) \
-	X(protocol_get_name) X(malloc)
+	X(protocol_get_name) X(cipher_get) X(cipher_get_name) X(malloc)
 
 struct gnutls_lazy_fns {
 #define GNUTLS_LAZY_SLOT(n) __typeof__(&gnutls_##n) n;
@@ -61,6 +61,8 @@ int gnutls_lazy_load(char *err, size_t errlen);
 #define gnutls_alert_send_appropriate gnutls_lazy.alert_send_appropriate
 #define gnutls_protocol_get_version gnutls_lazy.protocol_get_version
 #define gnutls_protocol_get_name gnutls_lazy.protocol_get_name
+#define gnutls_cipher_get gnutls_lazy.cipher_get
+#define gnutls_cipher_get_name gnutls_lazy.cipher_get_name
 #define gnutls_malloc (*gnutls_lazy.malloc)
 
 #endif

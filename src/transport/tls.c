@@ -115,7 +115,7 @@ static int xport_tls_failed(struct xport_conn *c, int r, char *err, size_t errle
 	n = strlen(why);
 	if (n > 0 && why[n - 1] == '.')
 		why[n - 1] = '\0';
-	snprintf(err, errlen, "TLS handshake failed: %s (both ends need the same key: --psk-file)",
+	snprintf(err, errlen, "TLS handshake failed: %s (do both ends use the same --psk-file?)",
 		 why);
 	/* GnuTLS does not tell the peer by itself; one try, we are leaving. */
 	if (r != GNUTLS_E_FATAL_ALERT_RECEIVED)
@@ -267,4 +267,11 @@ const char *xport_tls_version(const struct xport_conn *c)
 	if (!c || !c->tls)
 		return NULL;
 	return gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls));
+}
+
+const char *xport_tls_cipher(const struct xport_conn *c)
+{
+	if (!c || !c->tls)
+		return NULL;
+	return gnutls_cipher_get_name(gnutls_cipher_get(c->tls));
 }

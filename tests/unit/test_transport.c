@@ -159,6 +159,7 @@ struct srv {
 	int frames;
 	uint64_t sent, received;
 	char version[16];
+	char cipher[32];
 	bool tls;
 	char err[512];
 	pthread_t th;
@@ -195,6 +196,7 @@ static void *srv_main(void *arg)
 		return NULL;
 	s->tls = xport_is_tls(c);
 	snprintf(s->version, sizeof(s->version), "%s", xport_tls_version(c) ? xport_tls_version(c) : "");
+	snprintf(s->cipher, sizeof(s->cipher), "%s", xport_tls_cipher(c) ? xport_tls_cipher(c) : "");
 	if (s->mode == SRV_ECHO)
 		srv_echo(s, c);
 	else
@@ -329,6 +331,7 @@ static void echo_over(const struct xport_endpoint *ep, int lfd, const char *srv_
 		      const char *cli_psk, const char *want_version)
 {
 	struct xport_conn *c;
+	char cipher[32];
 	struct srv s;
 
 	srv_start(&s, lfd, srv_psk, SRV_ECHO);
@@ -341,8 +344,14 @@ static void echo_over(const struct xport_endpoint *ep, int lfd, const char *srv_
 		assert_string_equal(xport_tls_version(c), want_version);
 	else
 		assert_null(xport_tls_version(c));
+	snprintf(cipher, sizeof(cipher), "%s", xport_tls_cipher(c) ? xport_tls_cipher(c) : "");
 	xport_close(c);
 	srv_join(&s);
+	assert_string_equal(s.cipher, cipher);
+	assert_int_equal(cipher[0] != '\0', want_version != NULL);
+	/* The default's first choice in TLS 1.3 (a PSK rules out SHA-384). */
+	if (want_version && strcmp(want_version, "TLS1.3") == 0)
+		assert_string_equal(cipher, "AES-128-GCM");
 	assert_int_equal(s.accept_r, 0);
 	assert_int_equal(s.end_r, -ECONNRESET);   /* our close, at a frame boundary */
 	assert_int_equal(s.frames, 6);
