@@ -108,7 +108,8 @@ static void xport_linger(struct xport_conn *c)
 
 	if (shutdown(c->fd, SHUT_WR) < 0)
 		return;
-	for (;;) {
+	/* Bounded even against a peer that never stops sending. */
+	while (xport_remaining_ms(deadline) > 0) {
 		ssize_t n = read(c->fd, sink, sizeof(sink));
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
@@ -162,6 +163,8 @@ ssize_t xport_read_some(struct xport_conn *c, void *buf, size_t len, int64_t dea
 		/* GnuTLS may hold decrypted bytes the socket no longer shows. */
 		if (c->tls && xport_tls_pending(c))
 			continue;
+		if (xport_remaining_ms(deadline) == 0)
+			return -ETIMEDOUT;
 		/* A TLS 1.3 key update read here may have its answer to send. */
 		if (c->tls && xport_tls_wants_write(c))
 			ev |= POLLOUT;

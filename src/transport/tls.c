@@ -131,13 +131,13 @@ static int xport_tls_handshake(struct xport_conn *c, int64_t deadline, char *err
 
 		if (r == 0)
 			return 0;
-		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
-			if (gnutls_error_is_fatal(r))
-				return xport_tls_failed(c, r, err, errlen);
-			continue;             /* a warning alert: go on */
-		}
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal(r))
+			return xport_tls_failed(c, r, err, errlen);
+		/* Again, interrupted, or a warning alert: go on, by the deadline. */
 		ev = gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN;
-		r = xport_poll(c->fd, ev, deadline);
+		r = xport_remaining_ms(deadline) == 0 ? -ETIMEDOUT : 0;
+		if (r == 0 && !xport_tls_pending(c))
+			r = xport_poll(c->fd, ev, deadline);
 		if (r == -ETIMEDOUT) {
 			snprintf(err, errlen, "TLS handshake timed out: the peer said nothing more "
 				 "(is it a nestvm with --psk-file?)");
@@ -187,8 +187,10 @@ ssize_t xport_tls_recv(struct xport_conn *c, void *buf, size_t len, char *err, s
 			return 0;
 		if (n == GNUTLS_E_PULL_ERROR)
 			return -ECONNRESET;
+		/* A warning alert, a renegotiation asked for: read on, but by
+		 * way of the caller's deadline, so a flood of them ends too. */
 		if (!gnutls_error_is_fatal((int)n))
-			continue;             /* a warning alert, a renegotiation asked for */
+			return -EAGAIN;
 		/* A record that fails its MAC is tampering, not a bad frame. */
 		snprintf(err, errlen, "TLS: %s", gnutls_strerror((int)n));
 		return -EIO;

@@ -8,7 +8,9 @@
  * an oversized length (refused with nothing allocated), TCP on 127.0.0.1
  * with TLS (the right key both ways, TLS 1.3 and 1.2, a wrong key refused
  * on both sides, a peer without TLS, no key, a non-loopback listen, a key
- * file open to others) and one thread sending while another receives.
+ * file open to others), closing a TCP connection (the last frame arrives
+ * though the peer's bytes were left unread; a peer that floods does not
+ * hold close) and one thread sending while another receives.
  *
  * The two ends run in two threads. SIGPIPE keeps its default action: a
  * send that raised it would kill the test. Each test has its own
@@ -30,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -1160,6 +1163,120 @@ static void test_accept_timeout(void **state)
 	close(lfd);
 }
 
+/* ---- closing a TCP connection ---- */
+
+/* A connected plain TCP pair on loopback: *raw is the peer's fd. */
+static struct xport_conn *tcp_pair(int *raw)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct xport_conn *c;
+	char err[256];
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), a, b;
+
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(b, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(a >= 0);
+	close(l);
+	assert_int_equal(xport_conn_from_fd(a, &c, err, sizeof(err)), 0);
+	*raw = b;
+	return c;
+}
+
+struct closer {
+	struct xport_conn *c;
+	const void *last;        /* a frame to send first, or NULL */
+	size_t len;
+	int send_r;
+	int64_t ms;              /* how long the close took */
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *k = arg;
+	char err[256];
+	int64_t t0;
+
+	if (k->last)
+		k->send_r = xport_send(k->c, 1, k->last, k->len, err, sizeof(err));
+	t0 = now_ms();
+	xport_close(k->c);
+	k->ms = now_ms() - t0;
+	return NULL;
+}
+
+/* We leave bytes of the peer's unread, send a last frame and close: the
+ * kernel would answer a plain close with a reset and drop what it had
+ * still to send. The peer must get the whole frame, then our end. */
+static void test_tcp_close_delivers(void **state)
+{
+	const size_t len = 4u << 20;
+	uint8_t *buf = malloc(len), *got = malloc(XPORT_FRAME_HEADER + len);
+	struct closer k = { .last = buf, .len = len };
+	size_t have = 0;
+	pthread_t th;
+	ssize_t n;
+	int raw;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(got);
+	fill(buf, len, 3);
+	k.c = tcp_pair(&raw);
+	write_all(raw, "unread by the other end", 23);
+	poll(NULL, 0, 50);
+	assert_int_equal(pthread_create(&th, NULL, closer_main, &k), 0);
+	poll(NULL, 0, 200);              /* the send fills the buffers and waits */
+	while ((n = read(raw, got + have, XPORT_FRAME_HEADER + len - have)) > 0)
+		have += (size_t)n;
+	assert_int_equal(have, XPORT_FRAME_HEADER + len);
+	assert_int_equal(read(raw, got, 1), 0);         /* then our end: no reset */
+	assert_memory_equal(got + XPORT_FRAME_HEADER, buf, len);
+	close(raw);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(k.send_r, 0);
+	free(buf);
+	free(got);
+}
+
+struct flooder {
+	int fd;
+};
+
+static void *flooder_main(void *arg)
+{
+	struct flooder *f = arg;
+	char junk[4096] = { 0 };
+
+	while (send(f->fd, junk, sizeof(junk), MSG_NOSIGNAL) > 0)
+		;
+	return NULL;
+}
+
+/* A peer that never stops sending does not hold close beyond its bound. */
+static void test_tcp_close_bounded(void **state)
+{
+	struct flooder f = { 0 };
+	struct closer k = { 0 };
+	pthread_t th;
+
+	(void)state;
+	k.c = tcp_pair(&f.fd);
+	assert_int_equal(pthread_create(&th, NULL, flooder_main, &f), 0);
+	poll(NULL, 0, 50);
+	closer_main(&k);
+	assert_true(k.ms >= XPORT_LINGER_MS - 100);
+	assert_true(k.ms < XPORT_LINGER_MS + 2000);
+	shutdown(f.fd, SHUT_RDWR);       /* ends the flooder's send */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	close(f.fd);
+}
+
 /* ---- one thread sending, another receiving, on one connection ---- */
 
 #define DUPLEX_FRAMES 200
@@ -1263,6 +1380,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_key_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accept_timeout, setup, teardown),
+		cmocka_unit_test(test_tcp_close_delivers),
+		cmocka_unit_test(test_tcp_close_bounded),
 		cmocka_unit_test_setup_teardown(test_duplex, setup, teardown),
 	};
 
