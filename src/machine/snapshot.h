@@ -98,6 +98,18 @@ int machine_snapshot_save(struct vm *vm, struct platform *p, struct machine_quie
 			  const struct machine_snapshot_req *req,
 			  struct machine_snapshot_result *out, char *err, size_t errlen);
 
+/* Live migration's half of a save (machine/migrate.h): the state file's
+ * container (every section of a snapshot, no memory file, no disk copies)
+ * built in memory from a quiesced machine. *buf: malloc'ed, the caller's.
+ * nested_moving: the guest's own guests ran just before the quiesce.
+ * 0 or -errno with a message. */
+int machine_state_build(struct vm *vm, struct platform *p, const char *config_json,
+			bool nested_moving, uint8_t **buf, size_t *len, bool *nested_running,
+			char *err, size_t errlen);
+/* Did the guest's own guests run just now (KVM's nested_run counters over
+ * 100 ms)? */
+bool machine_nested_runs_moving(struct vm *vm);
+
 /* A snapshot being restored. */
 struct machine_restore {
 	int dirfd;
@@ -106,6 +118,7 @@ struct machine_restore {
 	struct snap_machine m;
 	json_t *config;                /* the saved configuration */
 	struct x86_cpu_caps *caps;     /* this KVM's, probed by _prepare for _apply (owned) */
+	bool migration;                /* from a stream (open_buf): no memory file, shared disks */
 };
 
 /* Open dir and check everything that needs no KVM: the state file, the
@@ -113,6 +126,17 @@ struct machine_restore {
  * file, each disk (unchanged since, or copied). 0 or -errno with one line. */
 int machine_restore_open(struct machine_restore *m, const char *dir, const struct vm_config *cfg,
 			 char *err, size_t errlen);
+/* The same checks of a container received over a migration stream (buf,
+ * len: malloc'ed, taken over in every case): no memory file (the pages
+ * came over the stream into guest RAM), and each disk only there at the
+ * same size (shared storage: its times change as the source's guest
+ * writes). label names it in messages ("the migration stream"). */
+int machine_restore_open_buf(struct machine_restore *m, const char *label, uint8_t *buf,
+			     size_t len, const struct vm_config *cfg, char *err, size_t errlen);
+/* The checks against this host alone (vendor, CPUID features, KVM's state
+ * sizes); keeps KVM's caps for _apply. After vm_create. */
+int machine_restore_check_host(struct machine_restore *m, struct vm *vm,
+			       const struct kvm_cpuid2 *host_cpuid, char *err, size_t errlen);
 /* Check against this host (vendor, CPUID features from host_cpuid, the
  * sizes of KVM's states), then copy the disks back (with --with-disks),
  * map (or with eager, read) guest memory over vm's RAM: *mem_fd is the

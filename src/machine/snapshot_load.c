@@ -242,6 +242,17 @@ static int snap_check_disks(struct machine_restore *m, const struct vm_config *c
 				 m->dir, i, id.path);
 			return -EINVAL;
 		}
+		if (m->migration) {
+			/* Shared storage: the source's file, as it is now. */
+			if (stat(path, &st) < 0 || (uint64_t)st.st_size != id.size) {
+				snprintf(err, errlen, "disk %s is %s here (the VM's is %llu bytes): a "
+					 "migration needs the same disk at the same path", path,
+					 errno == ENOENT ? "missing" : "another size",
+					 (unsigned long long)id.size);
+				return -ESTALE;
+			}
+			continue;
+		}
 		if (!id.copied) {
 			if (snap_disk_identity_check(&id, path, why, sizeof(why))) {
 				snprintf(err, errlen, "cannot restore from %s: %s (the snapshot has no "
@@ -267,6 +278,48 @@ static int snap_check_disks(struct machine_restore *m, const struct vm_config *c
 	return 0;
 }
 
+/* Every check of a container that needs no KVM. */
+static int snap_check_all(struct machine_restore *m, const struct vm_config *cfg, char *err,
+			  size_t errlen)
+{
+	int r = snap_check_machine(m, err, errlen);
+
+	if (!r)
+		r = snap_check_config(m, cfg, err, errlen);
+	if (!r)
+		r = snap_check_vcpus(m, err, errlen);
+	if (!r)
+		r = snap_check_devices(m, err, errlen);
+	if (!r)
+		r = snap_check_disks(m, cfg, err, errlen);
+	return r;
+}
+
+int machine_restore_open_buf(struct machine_restore *m, const char *label, uint8_t *buf,
+			     size_t len, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	char why[600];
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->dirfd = -1;
+	m->migration = true;
+	snprintf(m->dir, sizeof(m->dir), "%s", label);
+	r = snap_parse(&m->rd, buf, len, why, sizeof(why));
+	if (r) {
+		free(buf);
+		snprintf(err, errlen, "%s: %s", label, why);
+		return r;
+	}
+	m->rd.owns_buf = true;   /* freed with the reader */
+	r = snap_reader_align(&m->rd, why, sizeof(why));
+	if (r) {
+		snprintf(err, errlen, "%s: %s", label, why);
+		return r;
+	}
+	return snap_check_all(m, cfg, err, errlen);
+}
+
 int machine_restore_open(struct machine_restore *m, const char *dir, const struct vm_config *cfg,
 			 char *err, size_t errlen)
 {
@@ -290,15 +343,7 @@ int machine_restore_open(struct machine_restore *m, const char *dir, const struc
 			 "snapshot %s: %s", dir, why);
 		return r;
 	}
-	r = snap_check_machine(m, err, errlen);
-	if (!r)
-		r = snap_check_config(m, cfg, err, errlen);
-	if (!r)
-		r = snap_check_vcpus(m, err, errlen);
-	if (!r)
-		r = snap_check_devices(m, err, errlen);
-	if (!r)
-		r = snap_check_disks(m, cfg, err, errlen);
+	r = snap_check_all(m, cfg, err, errlen);
 	if (r)
 		return r;
 	fd = snap_mem_open(m->dirfd, SNAP_MEMORY_FILE, m->m.memory, why, sizeof(why));
@@ -425,15 +470,13 @@ static int snap_copy_disks_in(struct machine_restore *m, const struct vm_config 
 	return 0;
 }
 
-int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
-			    const struct kvm_cpuid2 *host_cpuid, const struct vm_config *cfg,
-			    bool eager, int *mem_fd, char *err, size_t errlen)
+int machine_restore_check_host(struct machine_restore *m, struct vm *vm,
+			       const struct kvm_cpuid2 *host_cpuid, char *err, size_t errlen)
 {
 	struct x86_cpu_caps *caps;
 	char vendor[SNAP_VENDOR_MAX], why[400];
-	int r, fd;
+	int r;
 
-	*mem_fd = -1;
 	free(m->caps);
 	caps = m->caps = malloc(sizeof(*caps));
 	if (!caps) {
@@ -459,6 +502,18 @@ int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
 	}
 	if (!r)
 		r = snap_check_cpuid(m, host_cpuid, err, errlen);
+	return r;
+}
+
+int machine_restore_prepare(struct machine_restore *m, struct vm *vm,
+			    const struct kvm_cpuid2 *host_cpuid, const struct vm_config *cfg,
+			    bool eager, int *mem_fd, char *err, size_t errlen)
+{
+	char why[400];
+	int r, fd;
+
+	*mem_fd = -1;
+	r = machine_restore_check_host(m, vm, host_cpuid, err, errlen);
 	if (!r)
 		r = snap_copy_disks_in(m, cfg, err, errlen);
 	if (r)

@@ -98,7 +98,7 @@ static bool snap_vcpu_guest_mode(const struct x86_vcpu_state *s)
 }
 
 /* Did the guest's own guests run just now (KVM's nested_run counters)? */
-static bool snap_nested_runs_moving(struct vm *vm)
+bool machine_nested_runs_moving(struct vm *vm)
 {
 	uint64_t *a = calloc(vm->ncpus, sizeof(*a)), *b = calloc(vm->ncpus, sizeof(*b));
 	struct timespec pause = { 0, SNAP_RUNS_SAMPLE_MS * 1000000L };
@@ -285,21 +285,13 @@ static void snap_tsc_at_clock(struct snap_save_ctx *ctx, unsigned int ncpus)
 	}
 }
 
-/* Everything but the guest's time in the quiesced window. */
-static int snap_write_all(struct vm *vm, struct platform *p, int dirfd,
-			  const struct machine_snapshot_req *req, struct snap_save_ctx *ctx,
-			  bool nested_moving, struct machine_snapshot_result *out, char *err,
-			  size_t errlen)
+/* What a quiesced machine holds but its memory: the devices flushed,
+ * every vCPU's state and the VM's read. */
+static int snap_collect(struct vm *vm, struct platform *p, struct snap_save_ctx *ctx,
+			bool nested_moving, bool *nested_running, char *err, size_t errlen)
 {
-	struct snap_info info = { .format_version = SNAP_FORMAT_VERSION, .created = time(NULL) };
-	struct snap_machine m = { .ncpus = vm->ncpus, .memory = vm->mem.size };
-	struct snap_writer w;
-	struct stat sb;
-	int r, ndev;
+	int r = snap_flush_devices(p, err, errlen);
 
-	snprintf(info.nestvm_version, sizeof(info.nestvm_version), "%s", NESTVM_VERSION);
-	x86_host_vendor(info.cpu_vendor, sizeof(info.cpu_vendor));
-	r = snap_flush_devices(p, err, errlen);
 	if (r)
 		return r;
 	r = vm_vcpu_call_all(vm, snap_save_vcpu, ctx, SNAP_CALL_TIMEOUT_MS, NULL, err, errlen);
@@ -307,34 +299,47 @@ static int snap_write_all(struct vm *vm, struct platform *p, int dirfd,
 		return r;
 	snap_tsc_at_clock(ctx, vm->ncpus);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
-		out->nested_guest_running |= snap_vcpu_guest_mode(ctx->v[i].state);
-	out->nested_guest_running |= nested_moving;
-	r = snap_mem_write(dirfd, SNAP_MEMORY_FILE, vm->mem.host, vm->mem.size, req->mem_fd,
-			   &out->memory_bytes, err, errlen);
-	if (r)
-		return r;
-	r = snap_writer_open(&w, dirfd, SNAP_STATE_FILE, &info, err, errlen);
-	if (r)
-		return r;
-	r = snap_writer_add(&w, "config", SNAP_CONFIG_VERSION, 0, req->config_json,
+		*nested_running |= snap_vcpu_guest_mode(ctx->v[i].state);
+	*nested_running |= nested_moving;
+	return 0;
+}
+
+static void snap_info_here(struct snap_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->format_version = SNAP_FORMAT_VERSION;
+	info->created = time(NULL);
+	snprintf(info->nestvm_version, sizeof(info->nestvm_version), "%s", NESTVM_VERSION);
+	x86_host_vendor(info->cpu_vendor, sizeof(info->cpu_vendor));
+}
+
+/* Every section but memory into w (open): config, CPUID and state of each
+ * vCPU, the VM's, the devices' (disks copied into dirfd with_disks), the
+ * machine section last. */
+static int snap_add_sections(struct snap_writer *w, struct vm *vm, struct platform *p, int dirfd,
+			     const struct machine_snapshot_req *req, struct snap_save_ctx *ctx,
+			     struct machine_snapshot_result *out, char *err, size_t errlen)
+{
+	struct snap_machine m = { .ncpus = vm->ncpus, .memory = vm->mem.size };
+	int r, ndev;
+
+	r = snap_writer_add(w, "config", SNAP_CONFIG_VERSION, 0, req->config_json,
 			    strlen(req->config_json), err, errlen);
 	for (unsigned int i = 0; i < vm->ncpus && !r; i++) {
 		const struct kvm_cpuid2 *c = ctx->v[i].cpuid;
 
-		r = snap_writer_add(&w, "cpuid", SNAP_CPUID_VERSION, i, c,
+		r = snap_writer_add(w, "cpuid", SNAP_CPUID_VERSION, i, c,
 				    sizeof(*c) + c->nent * sizeof(c->entries[0]), err, errlen);
 		if (!r)
-			r = snap_writer_add(&w, "vcpu", X86_VCPU_STATE_VERSION, i, ctx->v[i].state,
+			r = snap_writer_add(w, "vcpu", X86_VCPU_STATE_VERSION, i, ctx->v[i].state,
 					    sizeof(*ctx->v[i].state), err, errlen);
 	}
 	if (!r)
-		r = snap_writer_add(&w, "vm", X86_VM_STATE_VERSION, 0, &ctx->vm_state,
+		r = snap_writer_add(w, "vm", X86_VM_STATE_VERSION, 0, &ctx->vm_state,
 				    sizeof(ctx->vm_state), err, errlen);
-	ndev = r ? r : snap_save_devices(&w, p, dirfd, req, out, err, errlen);
-	if (ndev < 0) {
-		snap_writer_abort(&w);
+	ndev = r ? r : snap_save_devices(w, p, dirfd, req, out, err, errlen);
+	if (ndev < 0)
 		return ndev;
-	}
 	m.flags = (out->nested_guest_running ? SNAP_M_NESTED_RUNNING : 0) |
 		  (req->with_disks ? SNAP_M_WITH_DISKS : 0) | (req->stop ? SNAP_M_STOPPED : 0);
 	m.memory_data = out->memory_bytes;
@@ -343,7 +348,32 @@ static int snap_write_all(struct vm *vm, struct platform *p, int dirfd,
 	m.nested_state_max = ctx->caps.nested_max;
 	m.xsave_size = ctx->caps.xsave_size;
 	m.tsc_khz = ctx->vm_state.tsc_khz;
-	r = snap_writer_add(&w, "machine", SNAP_MACHINE_VERSION, 0, &m, sizeof(m), err, errlen);
+	return snap_writer_add(w, "machine", SNAP_MACHINE_VERSION, 0, &m, sizeof(m), err, errlen);
+}
+
+/* Everything but the guest's time in the quiesced window. */
+static int snap_write_all(struct vm *vm, struct platform *p, int dirfd,
+			  const struct machine_snapshot_req *req, struct snap_save_ctx *ctx,
+			  bool nested_moving, struct machine_snapshot_result *out, char *err,
+			  size_t errlen)
+{
+	struct snap_info info;
+	struct snap_writer w;
+	struct stat sb;
+	int r;
+
+	snap_info_here(&info);
+	r = snap_collect(vm, p, ctx, nested_moving, &out->nested_guest_running, err, errlen);
+	if (r)
+		return r;
+	r = snap_mem_write(dirfd, SNAP_MEMORY_FILE, vm->mem.host, vm->mem.size, req->mem_fd,
+			   &out->memory_bytes, err, errlen);
+	if (r)
+		return r;
+	r = snap_writer_open(&w, dirfd, SNAP_STATE_FILE, &info, err, errlen);
+	if (r)
+		return r;
+	r = snap_add_sections(&w, vm, p, dirfd, req, ctx, out, err, errlen);
 	if (r) {
 		snap_writer_abort(&w);
 		return r;
@@ -413,7 +443,7 @@ int machine_snapshot_save(struct vm *vm, struct platform *p, struct machine_quie
 		snap_ctx_free(ctx, vm->ncpus);
 		return dirfd;
 	}
-	moving = !machine_is_quiesced(q) && snap_nested_runs_moving(vm);
+	moving = !machine_is_quiesced(q) && machine_nested_runs_moving(vm);
 	tq = snap_now_ms();
 	if (!machine_is_quiesced(q)) {
 		r = machine_quiesce(q, err, errlen);
@@ -438,5 +468,42 @@ int machine_snapshot_save(struct vm *vm, struct platform *p, struct machine_quie
 			 "guest stopped %.0f ms", req->dir, (unsigned long long)out->state_bytes,
 			 (unsigned long long)out->memory_bytes, (unsigned long long)vm->mem.size,
 			 out->ndisks, out->ndisks == 1 ? "" : "s", out->quiesced_ms);
+	return r;
+}
+
+int machine_state_build(struct vm *vm, struct platform *p, const char *config_json,
+			bool nested_moving, uint8_t **buf, size_t *len, bool *nested_running,
+			char *err, size_t errlen)
+{
+	struct machine_snapshot_req req = { .config_json = config_json, .mem_fd = -1 };
+	struct machine_snapshot_result out;
+	struct snap_save_ctx *ctx = snap_ctx_new(vm);
+	struct snap_info info;
+	struct snap_writer w;
+	int r;
+
+	memset(&out, 0, sizeof(out));
+	*buf = NULL;
+	*len = 0;
+	if (!ctx || !ctx->v[vm->ncpus - 1].cpuid || !ctx->v[vm->ncpus - 1].state) {
+		snap_ctx_free(ctx, vm->ncpus);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snap_info_here(&info);
+	r = x86_cpu_caps_probe(vm->kvm_fd, vm->vm_fd, &ctx->caps, err, errlen);
+	if (!r)
+		r = snap_collect(vm, p, ctx, nested_moving, &out.nested_guest_running, err, errlen);
+	if (!r)
+		r = snap_writer_open_mem(&w, &info, err, errlen);
+	if (!r) {
+		r = snap_add_sections(&w, vm, p, -1, &req, ctx, &out, err, errlen);
+		if (r)
+			snap_writer_abort(&w);
+		else
+			r = snap_writer_finish_mem(&w, buf, len, err, errlen);
+	}
+	*nested_running = out.nested_guest_running;
+	snap_ctx_free(ctx, vm->ncpus);
 	return r;
 }

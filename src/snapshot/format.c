@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -196,23 +197,12 @@ static int rename_noreplace(int dirfd, const char *from, const char *to)
 	return renameat(dirfd, from, dirfd, to) < 0 ? -errno : 0;
 }
 
-int snap_writer_open(struct snap_writer *w, int dirfd, const char *name,
-		     const struct snap_info *info, char *err, size_t errlen)
+/* The header's strings checked and kept. */
+static int writer_set_info(struct snap_writer *w, const char *name, const struct snap_info *info,
+			   char *err, size_t errlen)
 {
-	char tmp[sizeof(w->name) + 8];
-	uint8_t h[SNAP_HEADER_SIZE];
-	struct stat st;
 	const char *why;
-	int rc;
 
-	memset(w, 0, sizeof(*w));
-	w->fd = -1;
-	w->dirfd = dirfd;
-	if (!name || !name[0] || strchr(name, '/') || strlen(name) + 5 > sizeof(w->name)) {
-		snap_err(err, errlen, PFX "bad file name '%s' (1 to %zu bytes, no '/')",
-			 name ? name : "(null)", sizeof(w->name) - 5);
-		return -EINVAL;
-	}
 	if ((why = str_check(info->nestvm_version, SNAP_VERSION_MAX, 0))) {
 		snap_err(err, errlen, PFX "nestvm version string: %s", why);
 		return -EINVAL;
@@ -225,6 +215,44 @@ int snap_writer_open(struct snap_writer *w, int dirfd, const char *name,
 	w->info = *info;
 	w->info.format_version = SNAP_FORMAT_VERSION;
 	w->info.nsections = 0;
+	return 0;
+}
+
+/* The placeholder header: finish() writes the count and the CRC over it. */
+static int writer_put_header(struct snap_writer *w, char *err, size_t errlen)
+{
+	uint8_t h[SNAP_HEADER_SIZE];
+	int rc;
+
+	header_encode(h, &w->info, 0);
+	rc = snap_write_all(w->fd, h, sizeof(h));
+	if (rc < 0) {
+		snap_err(err, errlen, PFX "writing the header of %s: %s", w->name, strerror(-rc));
+		snap_writer_abort(w);
+		return rc;
+	}
+	w->bytes = SNAP_HEADER_SIZE;
+	return 0;
+}
+
+int snap_writer_open(struct snap_writer *w, int dirfd, const char *name,
+		     const struct snap_info *info, char *err, size_t errlen)
+{
+	char tmp[sizeof(w->name) + 8];
+	struct stat st;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	w->dirfd = dirfd;
+	if (!name || !name[0] || strchr(name, '/') || strlen(name) + 5 > sizeof(w->name)) {
+		snap_err(err, errlen, PFX "bad file name '%s' (1 to %zu bytes, no '/')",
+			 name ? name : "(null)", sizeof(w->name) - 5);
+		return -EINVAL;
+	}
+	rc = writer_set_info(w, name, info, err, errlen);
+	if (rc)
+		return rc;
 	tmp_name(w, tmp, sizeof(tmp));
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -247,15 +275,59 @@ int snap_writer_open(struct snap_writer *w, int dirfd, const char *name,
 		snap_err(err, errlen, PFX "creating %s: %s", tmp, strerror(-rc));
 		return rc;
 	}
-	/* A placeholder: finish() writes the count and the CRC over it. */
-	header_encode(h, &w->info, 0);
-	rc = snap_write_all(w->fd, h, sizeof(h));
-	if (rc < 0) {
-		snap_err(err, errlen, PFX "writing the header of %s: %s", tmp, strerror(-rc));
+	return writer_put_header(w, err, errlen);
+}
+
+int snap_writer_open_mem(struct snap_writer *w, const struct snap_info *info, char *err,
+			 size_t errlen)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->dirfd = -1;
+	w->in_memory = true;
+	rc = writer_set_info(w, "state (in memory)", info, err, errlen);
+	if (rc)
+		return rc;
+	w->fd = memfd_create("nestvm-state", MFD_CLOEXEC);
+	if (w->fd < 0) {
+		rc = -errno;
+		snap_err(err, errlen, PFX "memfd_create: %s", strerror(-rc));
+		return rc;
+	}
+	return writer_put_header(w, err, errlen);
+}
+
+int snap_writer_finish_mem(struct snap_writer *w, uint8_t **buf, size_t *len, char *err,
+			   size_t errlen)
+{
+	uint8_t h[SNAP_HEADER_SIZE];
+	uint8_t *b = NULL;
+	int rc = -EIO;
+
+	*buf = NULL;
+	*len = 0;
+	if (w->fd < 0 || !w->in_memory || w->failed) {
+		snap_err(err, errlen, PFX "finishing an in-memory writer that is not open or failed");
+		snap_writer_abort(w);
+		return -EBADF;
+	}
+	w->info.nsections = w->nsections;
+	header_encode(h, &w->info, w->nsections);
+	b = malloc(w->bytes);
+	if (!b)
+		rc = -ENOMEM;
+	else if ((rc = snap_pio_all(w->fd, h, sizeof(h), 0, true)) == 0)
+		rc = snap_pio_all(w->fd, b, w->bytes, 0, false);
+	if (rc) {
+		free(b);
+		snap_err(err, errlen, PFX "the in-memory state: %s", strerror(-rc));
 		snap_writer_abort(w);
 		return rc;
 	}
-	w->bytes = SNAP_HEADER_SIZE;
+	*buf = b;
+	*len = (size_t)w->bytes;
+	snap_writer_abort(w);   /* closes the memfd */
 	return 0;
 }
 
@@ -415,7 +487,8 @@ void snap_writer_abort(struct snap_writer *w)
 		close(w->fd);
 		w->fd = -1;
 		tmp_name(w, tmp, sizeof(tmp));
-		unlinkat(w->dirfd, tmp, 0);
+		if (!w->in_memory)
+			unlinkat(w->dirfd, tmp, 0);
 	}
 	free(w->keys);
 	w->keys = NULL;

@@ -81,6 +81,7 @@ struct snap_writer {
 	uint64_t bytes;                   /* written so far, header included */
 	struct snap_info info;
 	bool failed;                      /* an earlier write failed: finish() refuses */
+	bool in_memory;                   /* snap_writer_open_mem: a memfd, no file */
 	struct snap_key *keys;            /* nsections entries (owned) */
 	uint32_t keys_cap;
 };
@@ -117,6 +118,13 @@ int snap_writer_add(struct snap_writer *w, const char *type, uint32_t version, u
  * the writer is closed either way (on failure the .tmp is removed, and so
  * is <name> when the directory's fsync failed). */
 int snap_writer_finish(struct snap_writer *w, char *err, size_t errlen);
+/* The same container built in memory (a memfd) instead of a file: for a
+ * state sent over a stream (live migration). finish_mem hands back the
+ * whole image (malloc'ed, the caller frees it) and closes the writer. */
+int snap_writer_open_mem(struct snap_writer *w, const struct snap_info *info, char *err,
+			 size_t errlen);
+int snap_writer_finish_mem(struct snap_writer *w, uint8_t **buf, size_t *len, char *err,
+			   size_t errlen);
 /* Give up: close and remove the .tmp. Safe after finish. */
 void snap_writer_abort(struct snap_writer *w);
 

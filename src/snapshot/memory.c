@@ -90,6 +90,31 @@ static int snap_pages_in_use(int pm_fd, const uint8_t *addr, uint64_t len, unsig
 	return 0;
 }
 
+void snap_mem_candidates(const uint8_t *host, uint64_t size, int src_fd, unsigned long *bits)
+{
+	const unsigned int w = 8 * sizeof(unsigned long);
+	unsigned char *resident = malloc(SNAP_CHUNK / SNAP_PAGE);
+	uint64_t *entries = malloc(SNAP_CHUNK / SNAP_PAGE * 8);
+	int pm_fd = resident && entries ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
+
+	for (uint64_t off = 0; off < size; off += SNAP_CHUNK) {
+		uint64_t len = size - off < SNAP_CHUNK ? size - off : SNAP_CHUNK;
+		bool all = pm_fd < 0 || snap_src_has_data(src_fd, off, len) ||
+			   snap_pages_in_use(pm_fd, host + off, len, resident, entries);
+
+		for (uint64_t p = 0; p < len; p += SNAP_PAGE) {
+			uint64_t i = (off + p) / SNAP_PAGE;
+
+			if (all || (resident[p / SNAP_PAGE] & 1))
+				bits[i / w] |= 1UL << (i % w);
+		}
+	}
+	if (pm_fd >= 0)
+		close(pm_fd);
+	free(resident);
+	free(entries);
+}
+
 int snap_mem_write(int dirfd, const char *name, const uint8_t *host, uint64_t size, int src_fd,
 		   uint64_t *data, char *err, size_t errlen)
 {

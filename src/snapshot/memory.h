@@ -35,6 +35,13 @@ int snap_mem_open(int dirfd, const char *name, uint64_t size, char *err, size_t 
  * read in. 0 or -errno with a message. */
 int snap_mem_load(int fd, uint8_t *host, uint64_t size, bool eager, char *err, size_t errlen);
 
+/* Set bit i of bits (unsigned long words) for each page i of host[0, size)
+ * that may hold data: present or swapped out (/proc/self/pagemap), or
+ * anywhere src_fd (the file host is privately mapped from, or -1) has
+ * data; every page when pagemap cannot be read. Pages never touched are
+ * zero: a receiver that starts from zeroed memory needs none of them. */
+void snap_mem_candidates(const uint8_t *host, uint64_t size, int src_fd, unsigned long *bits);
+
 /* Is this 4 KiB page all zero? Pure. */
 bool snap_page_is_zero(const uint8_t *page);
 
