@@ -117,7 +117,11 @@ static bool map_rings(const struct virtqueue *vq, struct rings *r)
 	r->desc = guest_mem_ptr(vq->mem, vq->desc_gpa, DESC_SIZE * (uint64_t)vq->size);
 	r->avail = guest_mem_ptr(vq->mem, vq->avail_gpa, avail_bytes(vq->size));
 	r->used = guest_mem_ptr(vq->mem, vq->used_gpa, used_bytes(vq->size));
-	return r->desc && r->avail && r->used;
+	if (!r->desc || !r->avail || !r->used)
+		return false;
+	/* The device writes the used ring (and avail_event at its end). */
+	guest_mem_mark(vq->mem, r->used, used_bytes(vq->size));
+	return true;
 }
 
 static uint8_t *used_event_ptr(const struct virtqueue *vq, const struct rings *r)
@@ -173,6 +177,8 @@ static int add_buf(struct walk *w, const struct virtq_desc *d)
 	p = guest_mem_ptr(w->vq->mem, d->addr, d->len);
 	if (!p)
 		return -EINVAL;
+	if (writable)
+		guest_mem_mark(w->vq->mem, p, d->len);
 	req->bufs[req->nbufs].addr = p;
 	req->bufs[req->nbufs].len = d->len;
 	req->bufs[req->nbufs].writable = writable;

@@ -67,11 +67,31 @@ void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+void guest_mem_mark(const struct guest_mem *m, const void *p, uint64_t len)
+{
+	unsigned long *bits = __atomic_load_n(&m->dev_dirty, __ATOMIC_ACQUIRE);
+	uint64_t off, first, last;
+	const unsigned int w = 8 * sizeof(unsigned long);
+
+	if (!bits || !len || (const uint8_t *)p < m->host)
+		return;
+	off = (uint64_t)((const uint8_t *)p - m->host);
+	if (off >= m->size)
+		return;
+	if (len > m->size - off)
+		len = m->size - off;
+	first = off / 4096;
+	last = (off + len - 1) / 4096;
+	for (uint64_t i = first; i <= last; i++)
+		__atomic_fetch_or(&bits[i / w], 1UL << (i % w), __ATOMIC_RELAXED);
+}
+
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, size_t len)
 {
 	void *dst = guest_mem_ptr(m, gpa, len);
 	if (!dst)
 		return -EFAULT;
+	guest_mem_mark(m, dst, len);
 	memcpy(dst, src, len);
 	return 0;
 }

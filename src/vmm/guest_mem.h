@@ -17,6 +17,9 @@ struct guest_mem {
 	uint8_t *host;     /* start of the host mapping of all guest RAM */
 	uint64_t size;     /* bytes of guest RAM */
 	uint64_t low_size; /* bytes mapped at GPA 0 (<= GUEST_MEM_HOLE_START) */
+	/* While a migration tracks them (vmm/dirty_log.h): a bit per page the
+	 * VMM's devices wrote; NULL otherwise. Set and read atomically. */
+	unsigned long *dev_dirty;
 };
 
 /* Set up the layout for `size` bytes over an existing host buffer. */
@@ -30,6 +33,10 @@ void guest_mem_free(struct guest_mem *m);
  * (outside memory, inside the hole, or straddling either). len 0 is valid
  * when gpa itself is inside a RAM region or at its end. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* A device is about to write [p, p+len) (a host pointer guest_mem_ptr gave):
+ * mark its pages when dirty pages are tracked. Any thread. */
+void guest_mem_mark(const struct guest_mem *m, const void *p, uint64_t len);
 
 /* Copy into / out of guest memory; -EFAULT when out of range. */
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, size_t len);

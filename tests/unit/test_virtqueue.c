@@ -1485,11 +1485,54 @@ static void test_state(void **state)
 	assert_int_equal(fresh.used_idx, 65533);
 }
 
+/* While a migration tracks the pages devices write (guest_mem.dev_dirty),
+ * taking a request marks the pages of its writable buffers (not its
+ * readable ones) and the used ring; untracked, nothing is marked and
+ * nothing breaks. */
+static void test_dirty_marks(void **state)
+{
+	struct drv *d = *state;
+	unsigned long bits[MEM_SIZE / 4096 / (8 * sizeof(unsigned long)) + 1];
+	const unsigned int w = 8 * sizeof(unsigned long);
+#define BIT(gpa) ((bits[((gpa) / 4096) / w] >> (((gpa) / 4096) % w)) & 1)
+
+	memset(bits, 0, sizeof(bits));
+	desc(d, 0, DATA_GPA, 100, F_NEXT, 1);                   /* readable */
+	desc(d, 1, DATA_GPA + 0x3000, 0x2000, F_WRITE, 0);      /* writable: 2 pages + 1 */
+	d->vq.desc_gpa = DESC_GPA;
+	add(d, 0);
+	assert_int_equal(vq_pop(&d->vq, &d->req), 1);           /* untracked */
+	assert_int_equal(vq_push(&d->vq, d->req.head, 0), 0);
+	d->mem.dev_dirty = bits;
+	add(d, 0);
+	assert_int_equal(vq_pop(&d->vq, &d->req), 1);
+	d->mem.dev_dirty = NULL;
+	assert_false(BIT(DATA_GPA));
+	assert_true(BIT(DATA_GPA + 0x3000));
+	assert_true(BIT(DATA_GPA + 0x4000));
+	assert_false(BIT(DATA_GPA + 0x5000));
+	assert_true(BIT(USED_GPA));
+	assert_false(BIT(DESC_GPA));
+	/* guest_mem_mark clamps at the end of RAM and ignores foreign pointers. */
+	memset(bits, 0, sizeof(bits));
+	d->mem.dev_dirty = bits;
+	guest_mem_mark(&d->mem, d->buf + MEM_SIZE - 10, 4096 * 3);
+	guest_mem_mark(&d->mem, d->buf + MEM_SIZE, 4096);
+	guest_mem_mark(&d->mem, &bits, 8);
+	d->mem.dev_dirty = NULL;
+	assert_true(BIT(MEM_SIZE - 4096));
+	bits[(MEM_SIZE / 4096 - 1) / w] &= ~(1UL << ((MEM_SIZE / 4096 - 1) % w));
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		assert_int_equal(bits[i], 0);
+#undef BIT
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_validate),
+		T(test_dirty_marks),
 		T(test_reset),
 		T(test_empty),
 		T(test_not_ready),
