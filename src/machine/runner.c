@@ -11,6 +11,7 @@
 
 #include "machine/exit_status.h"
 #include "machine/load.h"
+#include "machine/migrate.h"
 #include "machine/snapshot.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
@@ -214,6 +215,47 @@ static int run_restored(struct runner *c, const struct runner_hooks *h, char *er
 	return run_start_and_wait(c, h, err, errlen);
 }
 
+/* Incoming migration: the memory and the state from the stream, loaded;
+ * the vCPUs start once the source lets go (GO). */
+static int run_incoming(struct runner *c, const struct runner_hooks *h, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *host = platform_guest_cpuid(&c->vm, &c->plan, err, errlen);
+	int r;
+
+	if (!host) {
+		machine_incoming_refuse(h->incoming, err);
+		return EXIT_NO_KVM;
+	}
+	x86_cpuid_set_topology(host, 0, c->cfg.cpus);
+	c->restore = calloc(1, sizeof(*c->restore));
+	if (!c->restore) {
+		free(host);
+		snprintf(err, errlen, "out of memory");
+		machine_incoming_refuse(h->incoming, err);
+		return EXIT_VMM_ERROR;
+	}
+	r = machine_incoming_receive(h->incoming, &c->vm, host, &c->cfg, c->restore, err, errlen);
+	free(host);
+	if (!r) {
+		r = machine_restore_apply(c->restore, &c->vm, &c->plat, err, errlen);
+		if (r)
+			machine_incoming_refuse(h->incoming, err);
+	}
+	machine_restore_close(c->restore);
+	free(c->restore);
+	c->restore = NULL;
+	if (!r)
+		r = machine_incoming_commit(h->incoming, err, errlen);
+	if (r)
+		return r == -ENOTSUP ? EXIT_NO_KVM : EXIT_USAGE;
+	c->restored = true;
+	log_info("received from %s: %u vCPU%s, %llu MiB, %llu pages", h->incoming->from,
+		 c->cfg.cpus, c->cfg.cpus == 1 ? "" : "s",
+		 (unsigned long long)(c->cfg.memory >> 20),
+		 (unsigned long long)h->incoming->pages);
+	return run_start_and_wait(c, h, err, errlen);
+}
+
 static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, size_t errlen)
 {
 	struct boot_request req = {
@@ -250,6 +292,8 @@ static int run_vm(struct runner *c, const struct runner_hooks *h, char *err, siz
 		return EXIT_VMM_ERROR;
 	if (h->restore_dir)
 		return run_restored(c, h, err, errlen);
+	if (h->incoming)
+		return run_incoming(c, h, err, errlen);
 	r = platform_boot(&c->vm, &req, &c->plan, err, errlen);
 	/* The kernel and initrd are in guest RAM now (a reboot loads them
 	 * again): their buffers (the kernel alone is ~8 MiB) need not stay
@@ -282,8 +326,11 @@ int runner_run(struct runner *r, const struct vm_config *cfg, const struct runne
 		return EXIT_VMM_ERROR;
 	}
 	r->mem_fd = -1;
-	if (run_load_inputs(r, h && h->restore_dir, err, errlen))
+	if (run_load_inputs(r, h && (h->restore_dir || h->incoming), err, errlen)) {
+		if (h && h->incoming)
+			machine_incoming_refuse(h->incoming, err);
 		return EXIT_USAGE;
+	}
 	/* A snapshot is the user's input too: checked before KVM is opened. */
 	if (h && h->restore_dir) {
 		r->restore = calloc(1, sizeof(*r->restore));
@@ -294,7 +341,15 @@ int runner_run(struct runner *r, const struct vm_config *cfg, const struct runne
 		if (machine_restore_open(r->restore, h->restore_dir, &r->cfg, err, errlen))
 			return EXIT_USAGE;
 	}
-	return run_vm(r, h ? h : &none, err, errlen);
+	{
+		int status = run_vm(r, h ? h : &none, err, errlen);
+
+		/* An incoming VM that did not get to run: the source is told
+		 * why (a second refusal after one already sent is harmless). */
+		if (status && h && h->incoming && !r->restored && err[0])
+			machine_incoming_refuse(h->incoming, err);
+		return status;
+	}
 }
 
 void runner_free(struct runner *r)

@@ -21,6 +21,7 @@
 
 struct runner;
 struct machine_restore;
+struct machine_incoming;
 
 struct runner_hooks {
 	/* Guest serial output. NULL: the terminal console (stdout), with
@@ -38,6 +39,9 @@ struct runner_hooks {
 	 * the vCPUs start instead of mapping it. */
 	const char *restore_dir;
 	bool restore_eager;
+	/* Start from a live migration's stream (machine/migrate.h) instead:
+	 * the OFFER already read (machine_incoming_hello). */
+	struct machine_incoming *incoming;
 };
 
 struct runner {
