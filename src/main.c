@@ -30,6 +30,9 @@ static void main_usage(FILE *out)
 	      "  snapshot   save a running VM to a directory (its own guests too): NAME DIR\n"
 	      "             [--stop] [--with-disks]; snapshot delete NAME DIR\n"
 	      "  restore    start a stopped VM from a snapshot: NAME DIR [--eager]\n"
+	      "  migrate    move a running VM to another nestvm, live: NAME --to ADDR\n"
+	      "  receive    wait for a VM sent by migrate and run it: NAME --listen ADDR\n"
+	      "  migration-key  write a new TLS pre-shared key for migrate/receive: FILE\n"
 	      "  console    attach to its serial console (Ctrl-] detaches)\n"
 	      "  debug      checks of a running VM's internals: state-roundtrip NAME\n"
 	      "\n"
@@ -53,6 +56,7 @@ static const struct main_cmd main_cmds[] = {
 	{ "kill", cmd_kill },       { "pause", cmd_pause },     { "resume", cmd_resume },
 	{ "console", cmd_console }, { "vm-process", cmd_vmproc },
 	{ "debug", cmd_debug },     { "snapshot", cmd_snapshot }, { "restore", cmd_restore },
+	{ "migrate", cmd_migrate }, { "receive", cmd_receive }, { "migration-key", cmd_migration_key },
 };
 
 /* `check` alone is the host's readiness; `check NAME` a VM's. */

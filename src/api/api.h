@@ -53,6 +53,20 @@ struct api_snapshot_req {
 int api_snapshot_parse(const json_t *body, struct api_snapshot_req *out, char *err,
 		       size_t errlen);
 
+#define API_MIGRATE_TO_MAX 300
+
+struct api_migrate_req {
+	char to[API_MIGRATE_TO_MAX];     /* unix:PATH or tcp:HOST:PORT (transport/transport.h) */
+	char psk_file[API_SNAPSHOT_DIR_MAX]; /* absolute, or empty */
+	unsigned int max_downtime_ms;    /* 0: the default */
+	unsigned int timeout_s;          /* 0: the default */
+};
+
+/* Parse and check a migrate body: exactly {"to": string, "psk_file"?:
+ * string (absolute), "max_downtime_ms"?: 1..60000, "timeout_s"?:
+ * 1..86400}. 0 or -EINVAL with a message. Pure. */
+int api_migrate_parse(const json_t *body, struct api_migrate_req *out, char *err, size_t errlen);
+
 /* What the VM process answers with. Called on the server's thread; the VM
  * process's implementation (src/control/vmproc_api.c) only turns the call
  * into an action for its main thread and waits for the result. */
@@ -73,6 +87,10 @@ struct api_ops {
 			   size_t errlen);
 	/* POST /v1/vm/snapshot (the body checked: dir absolute): 0 with *out a
 	 * new JSON object (the reply), or an HTTP status with err. */
+	/* POST /v1/vm/migrate (checked): 0 with *out when the VM runs at the
+	 * destination, else an HTTP status with err. */
+	int (*migrate)(void *opaque, const struct api_migrate_req *req, json_t **out, char *err,
+		       size_t errlen);
 	int (*snapshot)(void *opaque, const struct api_snapshot_req *req, json_t **out, char *err,
 			size_t errlen);
 };

@@ -357,7 +357,39 @@ static enum MHD_Result api_route_snapshot(struct api_server *s, struct MHD_Conne
 	return api_reply_error(c, (unsigned int)r, NULL, "snapshot: %s", err[0] ? err : "failed");
 }
 
+/* POST /v1/vm/migrate {"to": ..., "psk_file": ..., ...} */
+static enum MHD_Result api_route_migrate(struct api_server *s, struct MHD_Connection *c,
+					 struct api_req *req)
+{
+	struct api_migrate_req mr;
+	char err[1024] = "", q[API_QUOTE_MAX + 8];
+	json_error_t jerr;
+	json_t *body, *out = NULL;
+	int r;
+
+	if (!s->ops.migrate)
+		return api_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+				       "migration is not available");
+	body = req->len ? json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	if (!body)
+		return api_reply_error(c, MHD_HTTP_BAD_REQUEST, NULL, "%s",
+				       req->len ? api_quote(q, sizeof(q), jerr.text) :
+				       "empty body: expected {\"to\": \"unix:PATH\"}");
+	r = api_migrate_parse(body, &mr, err, sizeof(err));
+	json_decref(body);
+	if (r)
+		return api_reply_error(c, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
+	r = s->ops.migrate(s->ops.opaque, &mr, &out, err, sizeof(err));
+	if (r == 0 && out)
+		return api_reply(c, MHD_HTTP_OK, out, NULL);
+	json_decref(out);
+	if (r < 400 || r > 599)
+		r = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	return api_reply_error(c, (unsigned int)r, NULL, "migrate: %s", err[0] ? err : "failed");
+}
+
 static const struct api_route api_routes[] = {
+	{ "/v1/vm/migrate", MHD_HTTP_METHOD_POST, api_route_migrate },
 	{ "/v1/vm", MHD_HTTP_METHOD_GET, api_route_vm },
 	{ "/v1/vm/nested", MHD_HTTP_METHOD_GET, api_route_nested },
 	{ "/v1/vm/actions", MHD_HTTP_METHOD_POST, api_route_actions },

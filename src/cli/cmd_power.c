@@ -87,13 +87,18 @@ static void power_print_state(struct vmctl *c)
 static int power_start_finish(struct vmctl *c, int r, const struct vmproc_report *rep,
 			      const struct vmproc_restore *rs)
 {
-	const char *verb = rs ? "restore" : "start";
+	const char *verb = rs && rs->incoming ? "receive" : rs ? "restore" : "start";
 	char err[512];
 
 	if (r == -ETIMEDOUT) {
 		log_error("'%s' did not report ready within %d s; its log: %s", c->rec.name,
 			  POWER_START_TIMEOUT_S, c->paths.vmm_log);
 		return EXIT_VMM_ERROR;
+	}
+	if (rep->said && rep->ok && rs && rs->incoming) {
+		printf("'%s' migrated in: running here (pid %d); console: nestvm console %s\n",
+		       c->rec.name, rep->pid, c->rec.name);
+		return 0;
 	}
 	if (rep->said && rep->ok && rs) {
 		printf("restored '%s' from %s: running (pid %d); console: nestvm console %s\n",
@@ -145,8 +150,9 @@ int vmctl_start(struct vmctl *c, const struct vmproc_restore *rs)
 		close(live_fd);
 		return vmctl_status(r);
 	}
-	r = vmproc_spawn(c->state_dir, &c->paths, name, live_fd, rs, POWER_START_TIMEOUT_S, &rep,
-			 err, sizeof(err));
+	r = vmproc_spawn(c->state_dir, &c->paths, name, live_fd, rs,
+			 rs && rs->incoming ? rs->timeout_s : POWER_START_TIMEOUT_S, &rep, err,
+			 sizeof(err));
 	close(live_fd);          /* the VM process holds it now */
 	if (r && r != -ETIMEDOUT) {
 		log_error("%s", err);

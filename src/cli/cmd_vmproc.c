@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "control/vmproc.h"
@@ -26,11 +27,9 @@ static int vmproc_parse(int argc, char **argv, struct vmproc_args *a)
 	};
 	int c;
 
-	a->state_dir = NULL;
+	memset(a, 0, sizeof(*a));   /* every field a vm-process command line does not set */
 	a->ready_fd = -1;
 	a->lock_fd = -1;
-	a->restore_dir = NULL;
-	a->restore_eager = false;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {

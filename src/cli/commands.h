@@ -35,6 +35,10 @@ int cmd_snapshot_delete(int argc, char **argv);
 /* Checks of a running VM's internals: state-roundtrip (cmd_debug.c). */
 int cmd_debug(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+/* Live migration (cmd_migrate.c). */
+int cmd_migrate(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
+int cmd_migration_key(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 /* The background process of a started VM (cmd_vmproc.c; run by start). */
 int cmd_vmproc(int argc, char **argv);

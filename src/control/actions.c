@@ -20,6 +20,7 @@ static const char *const action_names[VMPROC_ACT_COUNT] = {
 	[VMPROC_ACT_POWEROFF] = "poweroff",
 	[VMPROC_ACT_STATE_ROUNDTRIP] = "state-roundtrip",
 	[VMPROC_ACT_SNAPSHOT] = "snapshot",
+	[VMPROC_ACT_MIGRATE] = "migrate",
 };
 
 const char *vmproc_action_name(enum vmproc_action_kind k)

@@ -42,6 +42,7 @@ enum vmproc_action_kind {
 	VMPROC_ACT_POWEROFF,       /* end the VM now */
 	VMPROC_ACT_STATE_ROUNDTRIP,/* every vCPU's and the VM's state read, loaded back, compared */
 	VMPROC_ACT_SNAPSHOT,       /* save to a directory (snap below) */
+	VMPROC_ACT_MIGRATE,        /* live migration (mig below) */
 	VMPROC_ACT_COUNT
 };
 
@@ -49,6 +50,8 @@ struct vmproc_action {
 	enum vmproc_action_kind kind;
 	/* SNAPSHOT's arguments (the API thread's checked request). */
 	struct api_snapshot_req snap;
+	/* MIGRATE's. */
+	struct api_migrate_req mig;
 	/* The result, set by the main thread. */
 	int status;                /* 0, or an HTTP status (409, 500) */
 	json_t *reply;             /* DESCRIBE / NESTED / STATE_ROUNDTRIP: a new reference, or NULL */

@@ -1,6 +1,7 @@
 /* Launching the VM process (see spawn.h). */
 #include "control/spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "control/vmproc.h"
+#include "machine/migrate.h"
 
 /* Rotate the VM process's own log, then make it stdout and stderr. */
 static int spawn_child_stdio(const struct vm_paths *p)
@@ -28,6 +32,48 @@ static int spawn_child_stdio(const struct vm_paths *p)
 	return 0;
 }
 
+/* What exec would have done to the CLI's descriptors: every one marked
+ * close-on-exec is closed (the registry, the operation lock), except keep. */
+static void spawn_close_cloexec(int keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int self = d ? dirfd(d) : -1;
+
+	while (d && (de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		int fl = de->d_name[0] >= '0' && de->d_name[0] <= '9' ? fcntl(fd, F_GETFD) : -1;
+
+		if (fd > 2 && fd != self && fd != keep && fl >= 0 && (fl & FD_CLOEXEC))
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The grandchild of an incoming migration: it goes on in this process
+ * (the stream's TLS session lives in its memory: exec would lose it) as
+ * the VM process would after exec. */
+static void spawn_incoming(const char *state_dir, const struct vm_paths *paths, const char *name,
+			   int ready_fd, int live_fd, const struct vmproc_restore *rs)
+{
+	struct vmproc_args a = {
+		.state_dir = state_dir, .name = name, .ready_fd = ready_fd, .lock_fd = live_fd,
+		.incoming = rs->incoming,
+	};
+	const char *msg = "ERR 4 cannot start the VM process: its log\n";
+
+	if (spawn_child_stdio(paths) < 0) {
+		if (write(ready_fd, msg, strlen(msg)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	if (fcntl(ready_fd, F_SETFD, 0) < 0 || fcntl(live_fd, F_SETFD, 0) < 0)
+		_exit(127);
+	spawn_close_cloexec(xport_fd(rs->incoming->conn));
+	_exit(vmproc_main(&a));
+}
+
 /* The grandchild: a session of its own (no terminal), exec'ed as
  * `nestvm vm-process`, holding the liveness lock and the ready pipe. */
 static void spawn_exec(const char *state_dir, const struct vm_paths *paths, const char *name,
@@ -39,6 +85,8 @@ static void spawn_exec(const char *state_dir, const struct vm_paths *paths, cons
 	const char *argv[16];
 	int k = 0;
 
+	if (rs && rs->incoming)
+		spawn_incoming(state_dir, paths, name, ready_fd, live_fd, rs);
 	if (n < 0 || spawn_child_stdio(paths) < 0)
 		goto fail;
 	exe[n] = '\0';

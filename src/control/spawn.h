@@ -25,9 +25,15 @@ struct vmproc_report {
 
 /* A start from a snapshot (nestvm restore): the VM process restores from
  * dir instead of booting. */
+struct machine_incoming;
 struct vmproc_restore {
 	const char *dir;    /* absolute */
 	bool eager;         /* read memory in first */
+	/* Or an incoming migration (nestvm receive, machine/migrate.h): the
+	 * VM process is forked from the caller without exec (it goes on with
+	 * the caller's stream and TLS session) and reports once the VM runs. */
+	struct machine_incoming *incoming;
+	int timeout_s;      /* incoming: how long the whole migration may take */
 };
 
 /* Launch the VM process of `name` and wait up to timeout_s for its report.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "machine/exit_status.h"
+#include "machine/migrate.h"
 #include "machine/pause.h"
 #include "vmm/log.h"
 
@@ -82,7 +83,11 @@ static void vmproc_on_ready(struct runner *r, void *opaque)
 	vm_set_control(&r->vm, action_queue_fd(&p->actions), vmproc_actions_run, p);
 	action_queue_set_open(&p->actions, true);
 	if (p->boots == 1) {
-		if (vmproc_transition(p, VM_OP_STARTED, "", -1, err, sizeof(err)))
+		char from[200] = "";
+
+		if (p->incoming)
+			snprintf(from, sizeof(from), "migrated from %s", p->incoming->from);
+		if (vmproc_transition(p, VM_OP_STARTED, from, -1, err, sizeof(err)))
 			log_warn("cannot record the start: %s", err);
 		vmproc_report_ready(p, 0, NULL);
 	}
@@ -129,18 +134,23 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 	}
 	hooks.restore_dir = p->restore_dir;
 	hooks.restore_eager = p->restore_eager;
-	if (p->restore_dir && p->log_fd >= 0) {
+	hooks.incoming = p->incoming;
+	if ((p->restore_dir || p->incoming) && p->log_fd >= 0) {
 		char line[API_SNAPSHOT_DIR_MAX + 64];
-		int n = snprintf(line, sizeof(line), "\r\n[nestvm: restoring from %s]\r\n",
-				 p->restore_dir);
+		int n = p->restore_dir ?
+			snprintf(line, sizeof(line), "\r\n[nestvm: restoring from %s]\r\n",
+				 p->restore_dir) :
+			snprintf(line, sizeof(line), "\r\n[nestvm: migrating in from %s]\r\n",
+				 p->incoming->from);
 
 		if (n > 0 && write(p->log_fd, line, (size_t)n) < 0)
 			log_warn("console log: %s", strerror(errno));
 	}
 	for (;;) {
 		status = runner_run(r, &p->rec.cfg, &hooks, err, errlen);
-		/* A reboot after a restore boots the kernel. */
+		/* A reboot after a restore (or a migration) boots the kernel. */
 		hooks.restore_dir = NULL;
+		hooks.incoming = NULL;
 		/* Requests still queued will not be carried out by this machine. */
 		action_queue_set_open(&p->actions, false);
 		p->live = NULL;
@@ -155,7 +165,9 @@ static int vmproc_boot_loop(struct vmproc *p, char *err, size_t errlen)
 	free(r);
 	if (!err[0] && status != 0)
 		snprintf(err, errlen, "%s", why);
-	if (status == 0 && p->saved_to[0])
+	if (status == 0 && p->migrated_to[0])
+		snprintf(err, errlen, "migrated to %.280s", p->migrated_to);
+	else if (status == 0 && p->saved_to[0])
 		snprintf(err, errlen, "saved to %.400s (nestvm snapshot --stop): nestvm restore %s %.400s",
 			 p->saved_to, p->rec.name, p->saved_to);
 	else if (status == 0 && p->forced)
@@ -233,6 +245,7 @@ int vmproc_main(const struct vmproc_args *a)
 	snprintf(p->rec.name, sizeof(p->rec.name), "%s", a->name);
 	p->restore_dir = a->restore_dir;
 	p->restore_eager = a->restore_eager;
+	p->incoming = a->incoming;
 	runner_set_verbosity(1);
 	/* Before the API and console threads exist, so that they inherit the
 	 * mask and SIGTERM reaches the VM's signalfd, not a default handler. */

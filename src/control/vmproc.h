@@ -17,6 +17,8 @@
 
 #include <stdbool.h>
 
+struct machine_incoming;
+
 struct vmproc_args {
 	const char *state_dir;
 	const char *name;
@@ -24,6 +26,7 @@ struct vmproc_args {
 	int lock_fd;      /* the liveness lock, held until the final state is written */
 	const char *restore_dir;  /* start from this snapshot (nestvm restore); NULL: boot */
 	bool restore_eager;       /* read its memory in first */
+	struct machine_incoming *incoming; /* receive it from a migration (machine/migrate.h) */
 };
 
 /* Run the VM process to its end; returns its exit status (EXIT_* of

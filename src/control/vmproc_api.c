@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "machine/migrate.h"
 #include "machine/snapshot.h"
+#include "transport/transport.h"
 #include "vmm/log.h"
 #include "x86/state_roundtrip.h"
 
@@ -182,6 +184,16 @@ static int vmproc_do_shutdown(struct vmproc *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* The VM's configuration as the registry keeps it (compact, sorted). */
+static char *vmproc_config_json(const struct vmproc *p)
+{
+	json_t *j = vmconfig_to_json(&p->rec.cfg);
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
 /* A snapshot into a.snap.dir (machine/snapshot.h); recorded in the
  * registry; with stop, the VM then ends, saved. */
 static int vmproc_do_snapshot(struct vmproc *p, struct vmproc_action *a)
@@ -199,12 +211,7 @@ static int vmproc_do_snapshot(struct vmproc *p, struct vmproc_action *a)
 		vm_state_refusal(p->rec.name, p->state, VM_OP_PAUSE, NULL, a->err, sizeof(a->err));
 		return 409;
 	}
-	{
-		json_t *j = vmconfig_to_json(&p->rec.cfg);
-
-		cfg = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		json_decref(j);
-	}
+	cfg = vmproc_config_json(p);
 	if (!cfg) {
 		snprintf(a->err, sizeof(a->err), "out of memory");
 		return 500;
@@ -250,6 +257,59 @@ static int vmproc_do_snapshot(struct vmproc *p, struct vmproc_action *a)
 	return a->reply ? 0 : 500;
 }
 
+/* Live migration to a.mig.to (machine/migrate.h); on success the VM ends
+ * here, running there. */
+static int vmproc_do_migrate(struct vmproc *p, struct vmproc_action *a)
+{
+	struct xport_security sec = { .psk_file = a->mig.psk_file[0] ? a->mig.psk_file : NULL };
+	struct machine_migrate_req req = {
+		.to = a->mig.to, .max_downtime_ms = a->mig.max_downtime_ms,
+		.timeout_s = a->mig.timeout_s, .mem_fd = p->live->mem_fd,
+	};
+	struct machine_migrate_result res;
+	struct xport_endpoint ep;
+	struct xport_conn *conn = NULL;
+	char *cfg;
+	int r;
+
+	if (p->state != VM_STATE_RUNNING) {
+		vm_state_refusal(p->rec.name, p->state, VM_OP_PAUSE, NULL, a->err, sizeof(a->err));
+		return 409;
+	}
+	if (xport_endpoint_parse(a->mig.to, &ep, a->err, sizeof(a->err)))
+		return 400;
+	r = xport_connect(&ep, &sec, 30000, &conn, a->err, sizeof(a->err));
+	if (r)
+		return r == -EINVAL || r == -EACCES || r == -ENOENT ? 400 : 502;
+	cfg = vmproc_config_json(p);
+	if (!cfg) {
+		xport_close(conn);
+		snprintf(a->err, sizeof(a->err), "out of memory");
+		return 500;
+	}
+	req.conn = conn;
+	req.config_json = cfg;
+	r = machine_migrate_send(&p->live->vm, &p->live->plat, &p->quiesce, &req, &res, a->err,
+				 sizeof(a->err));
+	free(cfg);
+	xport_close(conn);
+	if (r)
+		return r == -ECONNREFUSED ? 409 : r == -ETIMEDOUT ? 504 : 502;
+	a->reply = json_pack("{s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:f, s:i, s:b, s:b}",
+			     "to", a->mig.to, "rounds", (int)res.rounds,
+			     "pages", (json_int_t)res.pages, "last_pages", (json_int_t)res.last_pages,
+			     "bytes", (json_int_t)res.bytes, "total_ms", res.total_ms,
+			     "downtime_ms", res.downtime_ms, "mbytes_per_s", res.mbytes_per_s,
+			     "throttle_pct", (int)res.throttle_pct,
+			     "nested_guest_running", res.nested_guest_running, "tls",
+			     sec.psk_file != NULL);
+	/* Running there: the VM ends here (its vCPUs are parked; the stop wakes them). */
+	snprintf(p->migrated_to, sizeof(p->migrated_to), "%s", a->mig.to);
+	p->stop_requested = true;
+	vm_request_stop(&p->live->vm, VM_STOP_USER_QUIT);
+	return a->reply ? 0 : 500;
+}
+
 static void vmproc_do(struct vmproc *p, struct vmproc_action *a)
 {
 	switch (a->kind) {
@@ -279,6 +339,9 @@ static void vmproc_do(struct vmproc *p, struct vmproc_action *a)
 		break;
 	case VMPROC_ACT_SNAPSHOT:
 		a->status = vmproc_do_snapshot(p, a);
+		break;
+	case VMPROC_ACT_MIGRATE:
+		a->status = vmproc_do_migrate(p, a);
 		break;
 	case VMPROC_ACT_POWEROFF:
 	default:
@@ -396,22 +459,12 @@ static int vmproc_api_action_data(void *opaque, enum api_action act, json_t **ou
 	return r == -ECANCELED ? 409 : r ? 500 : a.status ? a.status : 500;
 }
 
-/* POST /v1/vm/snapshot: on the main thread, which quiesces the machine. */
-static int vmproc_api_snapshot(void *opaque, const struct api_snapshot_req *req, json_t **out,
-			       char *err, size_t errlen)
+/* Submit a (its kind and arguments set, heap: its arguments are large)
+ * and hand back its reply or its status. */
+static int vmproc_api_submit_heap(struct vmproc *p, struct vmproc_action *a, json_t **out,
+				  char *err, size_t errlen)
 {
-	struct vmproc *p = opaque;
-	struct vmproc_action *a = calloc(1, sizeof(*a));
-	int r;
-
-	*out = NULL;
-	if (!a) {
-		snprintf(err, errlen, "out of memory");
-		return 500;
-	}
-	a->kind = VMPROC_ACT_SNAPSHOT;
-	a->snap = *req;
-	r = vmproc_submit(p, a);
+	int r = vmproc_submit(p, a);
 	if (r == 0 && a->status == 0 && a->reply) {
 		*out = a->reply;
 		free(a);
@@ -424,6 +477,38 @@ static int vmproc_api_snapshot(void *opaque, const struct api_snapshot_req *req,
 	return r;
 }
 
+/* POST /v1/vm/snapshot: on the main thread, which quiesces the machine. */
+static int vmproc_api_snapshot(void *opaque, const struct api_snapshot_req *req, json_t **out,
+			       char *err, size_t errlen)
+{
+	struct vmproc_action *a = calloc(1, sizeof(*a));
+
+	*out = NULL;
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	a->kind = VMPROC_ACT_SNAPSHOT;
+	a->snap = *req;
+	return vmproc_api_submit_heap(opaque, a, out, err, errlen);
+}
+
+/* POST /v1/vm/migrate: on the main thread, for as long as it takes. */
+static int vmproc_api_migrate(void *opaque, const struct api_migrate_req *req, json_t **out,
+			      char *err, size_t errlen)
+{
+	struct vmproc_action *a = calloc(1, sizeof(*a));
+
+	*out = NULL;
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	a->kind = VMPROC_ACT_MIGRATE;
+	a->mig = *req;
+	return vmproc_api_submit_heap(opaque, a, out, err, errlen);
+}
+
 void vmproc_api_ops(struct vmproc *p, struct api_ops *ops)
 {
 	memset(ops, 0, sizeof(*ops));
@@ -433,4 +518,5 @@ void vmproc_api_ops(struct vmproc *p, struct api_ops *ops)
 	ops->action = vmproc_api_action;
 	ops->action_data = vmproc_api_action_data;
 	ops->snapshot = vmproc_api_snapshot;
+	ops->migrate = vmproc_api_migrate;
 }

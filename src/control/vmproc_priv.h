@@ -35,6 +35,8 @@ struct vmproc {
 	bool stop_requested;           /* shutdown/poweroff asked: no reboot loop */
 	bool forced;                   /* poweroff action */
 	char saved_to[API_SNAPSHOT_DIR_MAX]; /* snapshot --stop: the VM ended saved there */
+	char migrated_to[API_MIGRATE_TO_MAX]; /* migrate: the VM ended, running there */
+	struct machine_incoming *incoming; /* the first boot comes from a migration */
 	const char *restore_dir;       /* the first boot restores from here; NULL: boots */
 	bool restore_eager;
 

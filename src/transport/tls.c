@@ -277,3 +277,8 @@ const char *xport_tls_cipher(const struct xport_conn *c)
 		return NULL;
 	return gnutls_cipher_get_name(gnutls_cipher_get(c->tls));
 }
+
+int xport_fd(const struct xport_conn *c)
+{
+	return c ? c->fd : -1;
+}

@@ -211,5 +211,9 @@ size_t xport_recv_capacity(const struct xport_conn *c);
  * close the fd); NULL is fine. */
 #define XPORT_LINGER_MS 1000
 void xport_close(struct xport_conn *c);
+/* The connection's socket: a process that forks keeps the connection for
+ * the child (which goes on with it, TLS state included) and closes only
+ * the socket in the parent. -1 for NULL. */
+int xport_fd(const struct xport_conn *c);
 
 #endif
