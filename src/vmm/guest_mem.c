@@ -9,6 +9,7 @@ void guest_mem_init_layout(struct guest_mem *m, uint8_t *host, uint64_t size)
 	m->host = host;
 	m->size = size;
 	m->low_size = size < GUEST_MEM_HOLE_START ? size : GUEST_MEM_HOLE_START;
+	m->dev_dirty = NULL;   /* not tracked until a migration starts */
 }
 
 /* Guest RAM starts on a 2 MiB boundary of the host's address space, so
