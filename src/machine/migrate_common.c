@@ -2,9 +2,13 @@
 #include "machine/migrate_priv.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "vmm/log.h"
 #include "vmm/version.h"
 
 const char *mig_frame_name(uint32_t type)
@@ -109,4 +113,18 @@ void mig_send_text(struct xport_conn *c, uint32_t type, const char *text)
 	size_t n = strlen(text);
 
 	xport_send(c, type, text, n < MIG_MSG_MAX ? n : MIG_MSG_MAX, ignored, sizeof(ignored));
+}
+
+void mig_fault(struct xport_conn *c, const char *point)
+{
+	const char *f = getenv("NESTVM_MIGRATE_FAULT");
+	const char *at = f ? strchr(f, '@') : NULL;
+
+	if (!at || strcmp(at + 1, point))
+		return;
+	log_warn("migration: a fault injected at %s (NESTVM_MIGRATE_FAULT=%s)", point, f);
+	if (!strncmp(f, "kill@", 5))
+		raise(SIGKILL);
+	else if (!strncmp(f, "cut@", 4))
+		shutdown(xport_fd(c), SHUT_RDWR);
 }

@@ -19,5 +19,11 @@ int mig_unexpected(uint32_t type, const void *data, size_t len, uint32_t want,
 /* A REFUSE or ABORT with this text (best effort: the stream may be gone). */
 void mig_send_text(struct xport_conn *c, uint32_t type, const char *text);
 const char *mig_frame_name(uint32_t type);
+/* Fault injection for the tests (docs/migration.md, "Tests"): with
+ * NESTVM_MIGRATE_FAULT=kill@POINT the process is killed (SIGKILL) at
+ * POINT, with cut@POINT the connection is shut down there. Points:
+ * src-offer, src-round1, src-state, src-go; dst-accept, dst-pages,
+ * dst-state, dst-ready, dst-running. */
+void mig_fault(struct xport_conn *c, const char *point);
 
 #endif

@@ -185,6 +185,7 @@ int machine_incoming_receive(struct machine_incoming *in, struct vm *vm,
 		return r;
 	}
 	r = xport_send(in->conn, MIG_F_ACCEPT, NULL, 0, err, errlen);
+	mig_fault(in->conn, "dst-accept");
 	while (!r) {
 		r = xport_recv(in->conn, &type, &data, &len, XPORT_FRAME_MAX, mig_timeout(in), why,
 			       sizeof(why));
@@ -195,6 +196,8 @@ int machine_incoming_receive(struct machine_incoming *in, struct vm *vm,
 		switch (type) {
 		case MIG_F_PAGES:
 			r = mig_put_pages(in, vm, data, len, why, sizeof(why));
+			if (!r && in->pages)
+				mig_fault(in->conn, "dst-pages");
 			if (r) {
 				snprintf(err, errlen, "%s sent %s", in->from, why);
 				machine_incoming_refuse(in, err);
@@ -203,6 +206,8 @@ int machine_incoming_receive(struct machine_incoming *in, struct vm *vm,
 		case MIG_F_STATE:
 			r = mig_check_state(out, "the migrated state", data, len, vm, host_cpuid, cfg,
 					    err, errlen);
+			if (!r)
+				mig_fault(in->conn, "dst-state");
 			if (r)
 				machine_incoming_refuse(in, err);
 			else
@@ -226,11 +231,14 @@ int machine_incoming_commit(struct machine_incoming *in, char *err, size_t errle
 	size_t len;
 	int r = xport_send(in->conn, MIG_F_READY, NULL, 0, err, errlen);
 
+	mig_fault(in->conn, "dst-ready");
 	if (!r)
 		r = mig_expect(in->conn, MIG_F_GO, &data, &len, 0, mig_timeout(in), in->from, err,
 			       errlen);
 	if (!r)
 		r = xport_send(in->conn, MIG_F_RUNNING, NULL, 0, err, errlen);
+	if (!r)
+		mig_fault(in->conn, "dst-running");
 	return r;
 }
 

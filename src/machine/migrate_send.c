@@ -156,6 +156,7 @@ static int mig_offer(struct mig_tx *t, struct platform *p, struct machine_quiesc
 		return r;
 	r = xport_send(t->conn, MIG_F_OFFER, buf, len, err, errlen);
 	free(buf);
+	mig_fault(t->conn, "src-offer");
 	if (!r)
 		r = mig_expect(t->conn, MIG_F_ACCEPT, &data, &len, 0, MIG_READY_TIMEOUT_MS, t->to,
 			       err, errlen);
@@ -182,6 +183,8 @@ static int mig_precopy(struct mig_tx *t, struct dirty_log *d, unsigned long *bit
 		r = mig_send_bitmap(t, bits, round == 0, err, errlen);
 		if (r)
 			return r;
+		if (round == 0)
+			mig_fault(t->conn, "src-round1");
 		if (mig_now_ms() > t0 && xport_bytes_sent(t->conn) > b0)
 			out->mbytes_per_s = (double)(xport_bytes_sent(t->conn) - b0) / 1048576.0 /
 					    ((mig_now_ms() - t0) / 1000.0);
@@ -239,11 +242,13 @@ static int mig_finish(struct mig_tx *t, struct platform *p, struct dirty_log *d,
 	if (!r)
 		r = xport_send(t->conn, MIG_F_STATE, buf, len, err, errlen);
 	free(buf);
+	mig_fault(t->conn, "src-state");
 	if (!r)
 		r = mig_expect(t->conn, MIG_F_READY, &data, &len, 0, MIG_READY_TIMEOUT_MS, t->to,
 			       err, errlen);
 	if (!r)
 		r = xport_send(t->conn, MIG_F_GO, NULL, 0, err, errlen);
+	mig_fault(t->conn, "src-go");
 	if (!r)
 		r = mig_expect(t->conn, MIG_F_RUNNING, &data, &len, 0, MIG_RUNNING_TIMEOUT_MS,
 			       t->to, err, errlen);
