@@ -150,9 +150,21 @@ int vmctl_start(struct vmctl *c, const struct vmproc_restore *rs)
 		close(live_fd);
 		return vmctl_status(r);
 	}
+	/* An incoming VM's process is forked without exec: it must not inherit
+	 * an open SQLite connection (SQLite's own rule: never across fork),
+	 * so the registry is closed around the fork and opened again. */
+	if (rs && rs->incoming) {
+		registry_close(c->reg);
+		c->reg = NULL;
+	}
 	r = vmproc_spawn(c->state_dir, &c->paths, name, live_fd, rs,
 			 rs && rs->incoming ? rs->timeout_s : POWER_START_TIMEOUT_S, &rep, err,
 			 sizeof(err));
+	if (!c->reg && registry_open(&c->reg, c->state_dir, err, sizeof(err))) {
+		log_error("%s", err);
+		close(live_fd);
+		return EXIT_VMM_ERROR;
+	}
 	close(live_fd);          /* the VM process holds it now */
 	if (r && r != -ETIMEDOUT) {
 		log_error("%s", err);
@@ -230,6 +242,10 @@ static bool power_pid_is_vm(pid_t pid, const char *name)
 			seen_cmd = true;
 		else if (seen_cmd && s + strlen(s) + 1 >= buf + n)
 			return strcmp(s, name) == 0;
+		/* An incoming migration's VM process is `nestvm receive NAME ...`
+		 * forked without exec (spawn.h). */
+		else if (strcmp(s, "receive") == 0 && s + strlen(s) + 1 < buf + n)
+			return strcmp(s + strlen(s) + 1, name) == 0;
 	}
 	return false;
 }

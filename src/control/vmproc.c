@@ -95,13 +95,15 @@ static void vmproc_on_ready(struct runner *r, void *opaque)
 }
 
 /* Move the last run's logs aside so each start begins a fresh pair; a
- * restore goes on in the same console log (the guest's output goes on). */
+ * restore or an incoming migration goes on in the same console log (the
+ * guest's output goes on). */
 static int vmproc_open_logs(struct vmproc *p, char *err, size_t errlen)
 {
 	char old[VMDIR_PATH_MAX + 4];
-	int trunc = p->restore_dir ? 0 : O_TRUNC;
+	bool goes_on = p->restore_dir || p->incoming;   /* the guest's output goes on */
+	int trunc = goes_on ? 0 : O_TRUNC;
 
-	if (!p->restore_dir) {
+	if (!goes_on) {
 		snprintf(old, sizeof(old), "%s.1", p->paths.console_log);
 		rename(p->paths.console_log, old);
 	}
