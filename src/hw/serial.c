@@ -15,6 +15,8 @@
  */
 #include "hw/serial.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +151,7 @@ static void serial_write_thr(struct serial8250 *s, uint8_t val)
 	}
 	else if (s->out_fn)
 		s->out_fn(s->out_opaque, &val, 1);
+	s->tx_bytes++;
 	/* Transmission completes at once: THR is empty again. */
 	s->st.thr_irq = true;
 }
@@ -470,3 +473,15 @@ const struct device_class serial_class = {
 	.create = serial_create,
 	.destroy = serial_class_destroy,
 };
+
+json_t *serial_describe_json(struct serial8250 *s)
+{
+	json_t *j;
+
+	pthread_mutex_lock(&s->lock);
+	j = json_pack("{s:i, s:i, s:i, s:i, s:b, s:i, s:I}", "ier", s->st.ier, "iir", s->st.iir,
+		      "lsr", s->st.lsr, "mcr", s->st.mcr, "thr_irq", s->st.thr_irq != 0,
+		      "irq_level", s->irq_level, "tx_bytes", (json_int_t)s->tx_bytes);
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}

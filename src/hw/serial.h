@@ -47,6 +47,7 @@ struct serial8250 {
 	serial_out_fn out_fn;
 	void *out_opaque;
 	bool rx_held;          /* quiesced: serial_rx_push takes nothing (runtime, not guest state) */
+	uint64_t tx_bytes;     /* bytes the guest sent (runtime, for `show`) */
 };
 
 /* The device class (src/vmm/device.h): dev is a struct serial8250 *. */
@@ -61,6 +62,11 @@ void serial_destroy(struct serial8250 *s);
  * accesses. A wider access acts on the register at `offset` with its low
  * byte only; a read fills the higher bytes with 0xff. len 0 does nothing. */
 void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* The registers as the guest sees them, for `nestvm show` (a new object;
+ * NULL when out of memory). Any thread. */
+struct json_t;
+struct json_t *serial_describe_json(struct serial8250 *s);
 
 /* Queue host input for the guest; returns how many bytes were accepted
  * (fewer than len when the queue is full). This is flow control, not an
