@@ -359,9 +359,15 @@ int cmd_receive(int argc, char **argv)
 		rs.timeout_s = 3600;
 		status = vmctl_start(&c, &rs);
 		if (status && created) {
-			/* Nothing half-made stays behind. */
+			/* Nothing half-made stays behind, unless the VM had taken
+			 * over here (GO came: it was recorded running) and then
+			 * died: that record says what became of it. */
 			vm_process_wait_gone(&c.paths, 10000);
-			if (registry_delete(c.reg, a.name, err, sizeof(err)) == 0)
+			vm_record_free(&c.rec);
+			if (registry_get(c.reg, a.name, &c.rec, err, sizeof(err)) == 0 &&
+			    c.rec.state != VM_STATE_STARTING && c.rec.state != VM_STATE_STOPPED)
+				vm_reconcile(c.reg, &c.paths, &c.rec, err, sizeof(err));
+			else if (registry_delete(c.reg, a.name, err, sizeof(err)) == 0)
 				vm_dir_remove(&c.paths);
 		}
 	}

@@ -64,6 +64,24 @@ static int vmproc_on_devices(struct runner *r, void *opaque, char *err, size_t e
 	return 0;
 }
 
+/* The first start in the registry (an incoming VM: once GO came, before
+ * the source hears that it runs here, machine/migrate.h). */
+static void vmproc_record_started(struct vmproc *p)
+{
+	char from[200] = "", err[512];
+
+	if (p->incoming)
+		snprintf(from, sizeof(from), "migrated from %s", p->incoming->from);
+	if (vmproc_transition(p, VM_OP_STARTED, from, -1, err, sizeof(err)))
+		log_warn("cannot record the start: %s", err);
+	p->started_recorded = true;
+}
+
+static void vmproc_on_go(void *opaque)
+{
+	vmproc_record_started(opaque);
+}
+
 static void vmproc_on_ready(struct runner *r, void *opaque)
 {
 	struct vmproc *p = opaque;
@@ -83,12 +101,8 @@ static void vmproc_on_ready(struct runner *r, void *opaque)
 	vm_set_control(&r->vm, action_queue_fd(&p->actions), vmproc_actions_run, p);
 	action_queue_set_open(&p->actions, true);
 	if (p->boots == 1) {
-		char from[200] = "";
-
-		if (p->incoming)
-			snprintf(from, sizeof(from), "migrated from %s", p->incoming->from);
-		if (vmproc_transition(p, VM_OP_STARTED, from, -1, err, sizeof(err)))
-			log_warn("cannot record the start: %s", err);
+		if (!p->started_recorded)
+			vmproc_record_started(p);
 		vmproc_report_ready(p, 0, NULL);
 	}
 	log_info("'%s' boot %u: vCPUs starting", p->rec.name, p->boots);
@@ -248,6 +262,10 @@ int vmproc_main(const struct vmproc_args *a)
 	p->restore_dir = a->restore_dir;
 	p->restore_eager = a->restore_eager;
 	p->incoming = a->incoming;
+	if (p->incoming) {
+		p->incoming->on_go = vmproc_on_go;
+		p->incoming->go_opaque = p;
+	}
 	runner_set_verbosity(1);
 	/* Before the API and console threads exist, so that they inherit the
 	 * mask and SIGTERM reaches the VM's signalfd, not a default handler. */

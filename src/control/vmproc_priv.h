@@ -37,6 +37,7 @@ struct vmproc {
 	char saved_to[API_SNAPSHOT_DIR_MAX]; /* snapshot --stop: the VM ended saved there */
 	char migrated_to[API_MIGRATE_TO_MAX]; /* migrate: the VM ended, running there */
 	struct machine_incoming *incoming; /* the first boot comes from a migration */
+	bool started_recorded;         /* the first start is in the registry */
 	const char *restore_dir;       /* the first boot restores from here; NULL: boots */
 	bool restore_eager;
 

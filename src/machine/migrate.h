@@ -117,6 +117,11 @@ struct machine_incoming {
 	size_t offer_len;
 	uint64_t pages;               /* pages received */
 	int timeout_ms;               /* for each frame; 0: 120 s */
+	/* Called once GO has come, before RUNNING is sent: from here the VM
+	 * is this side's (the source ends its copy), so it is recorded as
+	 * running here before the source can be told. NULL: none. */
+	void (*on_go)(void *opaque);
+	void *go_opaque;
 };
 
 /* HELLO both ways and the OFFER: *config_json is the VM's configuration

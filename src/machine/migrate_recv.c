@@ -235,6 +235,8 @@ int machine_incoming_commit(struct machine_incoming *in, char *err, size_t errle
 	if (!r)
 		r = mig_expect(in->conn, MIG_F_GO, &data, &len, 0, mig_timeout(in), in->from, err,
 			       errlen);
+	if (!r && in->on_go)
+		in->on_go(in->go_opaque);
 	if (!r)
 		r = xport_send(in->conn, MIG_F_RUNNING, NULL, 0, err, errlen);
 	if (!r)
