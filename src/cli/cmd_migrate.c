@@ -318,6 +318,17 @@ static int recv_accept(const struct mig_args *a, const struct xport_security *se
 	return 0;
 }
 
+/* Did the incoming VM take over here before its process died (recorded
+ * running at GO), or did it never run (still starting, stopped with the
+ * refusal, or found dead while starting)? */
+static bool recv_took_over(const struct vm_record *rec)
+{
+	if (rec->state == VM_STATE_STARTING || rec->state == VM_STATE_STOPPED)
+		return false;
+	return !(rec->state == VM_STATE_CRASHED &&
+		 strncmp(rec->reason, "its start did not complete", 26) == 0);
+}
+
 int cmd_receive(int argc, char **argv)
 {
 	struct machine_incoming in = { 0 };
@@ -362,13 +373,15 @@ int cmd_receive(int argc, char **argv)
 			/* Nothing half-made stays behind, unless the VM had taken
 			 * over here (GO came: it was recorded running) and then
 			 * died: that record says what became of it. */
-			vm_process_wait_gone(&c.paths, 10000);
+			vm_process_wait_gone(&c.paths, 60000);
 			vm_record_free(&c.rec);
 			if (registry_get(c.reg, a.name, &c.rec, err, sizeof(err)) == 0 &&
-			    c.rec.state != VM_STATE_STARTING && c.rec.state != VM_STATE_STOPPED)
+			    recv_took_over(&c.rec))
 				vm_reconcile(c.reg, &c.paths, &c.rec, err, sizeof(err));
 			else if (registry_delete(c.reg, a.name, err, sizeof(err)) == 0)
 				vm_dir_remove(&c.paths);
+			else
+				log_warn("'%s' could not be removed: %s", a.name, err);
 		}
 	}
 	/* The VM process has its own copy of the stream: only the socket here. */
